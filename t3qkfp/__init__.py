@@ -1,0 +1,43 @@
+"""t3qkfp: Elyra pipelines → Kubeflow Pipelines 1.2 workflows whose node parameters are run parameters.
+
+The public surface is small and every stage can be called alone:
+    load(pipeline_json)      -> Pipeline        (read + validate)
+    plan(pipeline)           -> ParameterPlan   (which run parameters, who uses them)
+    compile(pipeline_json)   -> dict            (the Argo Workflow; writes .yaml/.zip/.tar.gz if asked)
+kfp is imported only when a function needs it, so `import t3qkfp` and `t3qkfp --help` stay fast.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import (InternalError, Location, PipelineError, Problem, RunError, StorageError,
+                     SubmitError, T3qkfpError, UsageError)
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load": ("t3qkfp.elyra_reader", "load"),
+    "plan": ("t3qkfp.params", "plan"),
+    "compile": ("t3qkfp.compiler", "compile"),
+    "compile_pipeline": ("t3qkfp.compiler", "compile_pipeline"),
+    "Compiled": ("t3qkfp.compiler", "Compiled"),
+    "ParameterPlan": ("t3qkfp.params", "ParameterPlan"),
+    "StorageConfig": ("t3qkfp.storage", "StorageConfig"),
+    "upload": ("t3qkfp.storage", "upload"),
+    "run_local": ("t3qkfp.local", "run_local"),
+    "submit": ("t3qkfp.submit", "submit"),
+}
+
+__all__ = ["InternalError", "Location", "PipelineError", "Problem", "RunError", "StorageError",
+           "SubmitError", "T3qkfpError", "UsageError", "__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    """Load the heavy parts (kfp, minio) on first use."""
+    if name in _LAZY:
+        import importlib
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 't3qkfp' has no attribute {name!r}")

@@ -1,0 +1,106 @@
+"""The one exception tree of t3qkfp, and the location every user-facing problem carries.
+
+Owns: the message format ("file: node 'label' (id): field: what; hint"), exit codes per class and
+"did you mean" suggestions. Must not print: the CLI decides where messages go.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Location:
+    """Where a problem is: the pipeline file, the node (id and label) and the field.
+
+    Every problem a user sees names these, so the user can find it in Elyra's editor without
+    reading our code or the compiled YAML.
+    """
+
+    file: str | None = None
+    node_id: str | None = None
+    node_label: str | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(self.file)
+        if self.node_id is not None or self.node_label is not None:
+            parts.append(f"node '{self.node_label or ''}' ({self.node_id or '?'})")
+        if self.field:
+            parts.append(self.field)
+        return ": ".join(parts)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Problem:
+    """One thing wrong with the input: where, what, and how to fix it."""
+
+    location: Location
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        where = str(self.location)
+        text = f"{where}: {self.message}" if where else self.message
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+class T3qkfpError(Exception):
+    """Root of every error t3qkfp raises on purpose; the CLI maps it to `exit_code`."""
+
+    exit_code = 1
+
+    def format_message(self) -> str:
+        """The text a user sees; subclasses with several problems print one per line."""
+        return str(self)
+
+
+class UsageError(T3qkfpError):
+    """Bad arguments to the API or the CLI (unknown option value, unknown run parameter)."""
+
+    exit_code = 2
+
+
+class PipelineError(T3qkfpError):
+    """The pipeline cannot be compiled; carries every problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__(self.format_message())
+
+    def format_message(self) -> str:
+        count = len(self.problems)
+        head = f"{count} problem{'s' if count != 1 else ''} found:"
+        return "\n".join([head, *(str(p) for p in self.problems)])
+
+
+class StorageError(T3qkfpError):
+    """Object storage could not be reached or refused a request (credentials, bucket, endpoint)."""
+
+
+class RunError(T3qkfpError):
+    """A local run failed; the message names the node."""
+
+
+class SubmitError(T3qkfpError):
+    """The Kubeflow Pipelines server could not be reached or refused a request."""
+
+
+class InternalError(T3qkfpError):
+    """A bug in t3qkfp: the compiled workflow broke one of our own invariants.
+
+    The CLI shows these with a traceback, because the user's input is not at fault.
+    """
+
+    exit_code = 3
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A ' Did you mean ...?' suffix for a misspelt name, or '' when nothing is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" Did you mean '{close[0]}'?" if close else ""

@@ -1,0 +1,121 @@
+"""The source pipeline as t3qkfp sees it, whatever Elyra version wrote it.
+
+Owns: frozen dataclasses for pipelines, nodes, env settings, resources and Elyra pipeline
+parameters. Must not: do I/O, import kfp, or know Elyra's field names (elyra_reader does).
+Tuples everywhere, so a model compares with == and can be hashed in tests.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+
+class NodeKind(str, Enum):
+    """What a generic Elyra node executes; the value is Elyra's `op`."""
+
+    NOTEBOOK = "execute-notebook-node"
+    PYTHON = "execute-python-node"
+    R = "execute-r-node"
+
+    @property
+    def short(self) -> str:
+        """The name the node runtime uses for this kind."""
+        return {"execute-notebook-node": "notebook", "execute-python-node": "python",
+                "execute-r-node": "r"}[self.value]
+
+
+class ParamType(str, Enum):
+    """Run-parameter types as KFP 1.2 names them in the pipeline_spec annotation."""
+
+    STRING = "String"
+    INTEGER = "Integer"
+    FLOAT = "Float"
+    BOOL = "Bool"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnvSetting:
+    """One environment variable of a node, with its value exactly as written in the file.
+
+    `from_defaults` is True when it came from the pipeline's `pipeline_defaults` rather than
+    the node itself; the parameter table shows it.
+    """
+
+    name: str
+    value: str
+    from_defaults: bool = False
+    field: str = "env_vars"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SecretEnv:
+    """An env var filled from a Kubernetes secret (Elyra's `kubernetes_secrets`); never a parameter."""
+
+    name: str
+    secret: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resources:
+    """Elyra's resource fields: cpu and memory (GB) are requests, gpu a limit, as Elyra does it."""
+
+    cpu: float | None = None
+    gpu: int | None = None
+    memory: float | None = None
+    cpu_limit: float | None = None
+    memory_limit: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Node:
+    """One generic Elyra node (notebook, Python or R script)."""
+
+    id: str
+    label: str
+    kind: NodeKind
+    filename: str
+    runtime_image: str
+    env: tuple[EnvSetting, ...] = ()
+    secrets: tuple[SecretEnv, ...] = ()
+    pipeline_parameters: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()
+    include_subdirectories: bool = False
+    outputs: tuple[str, ...] = ()
+    resources: Resources = field(default_factory=Resources)
+    parents: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ElyraParameter:
+    """A pipeline parameter declared in Elyra (3.14+), with its effective default as a string."""
+
+    name: str
+    type: ParamType
+    default: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pipeline:
+    """A whole Elyra pipeline: the nodes in file order and the declared pipeline parameters.
+
+    `source` names the file for messages ('<string>' for JSON text); `base_dir` is the folder
+    node files are relative to (the .pipeline file's folder).
+    """
+
+    source: str
+    base_dir: Path
+    name: str
+    description: str
+    format_version: int
+    nodes: tuple[Node, ...]
+    parameters: tuple[ElyraParameter, ...] = ()
+
+    def node(self, node_id: str) -> Node:
+        """The node with this id (KeyError if absent: callers pass validated ids)."""
+        for node in self.nodes:
+            if node.id == node_id:
+                return node
+        raise KeyError(node_id)
