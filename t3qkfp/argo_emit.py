@@ -1,0 +1,126 @@
+"""kfp dsl pipeline → Argo Workflow dict (KFP 1.2's own compiler) → Go-safe YAML and packages.
+
+Owns: the one place that calls KFP 1.2's compiler (its private `_create_workflow`, which
+returns the dict without writing or re-dumping it), the deterministic header, the final
+invariant check, the YAML writer and the .yaml/.zip/.tar.gz package formats.
+Must not: edit the workflow's structure or YAML text after KFP's compiler built it.
+
+Why our own YAML writer: the KFP API server reads the file with Go's YAML 1.1 rules
+(ghodss/yaml on go-yaml v2), which turns unquoted `1e3`, `08`, `0o17`, `y`, `on` into numbers
+or booleans; kfp 1.2's own dump_yaml leaves those plain (research/reliability.md §2.1).
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import tarfile
+import tempfile
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .errors import InternalError, UsageError
+from .invariants import workflow_problems
+from .params import ParameterPlan
+
+COMPILATION_TIME = "pipelines.kubeflow.org/pipeline_compilation_time"
+PACKAGE_SUFFIXES = (".yaml", ".yml", ".zip", ".tar.gz", ".tgz")
+
+# YAML 1.1 words go-yaml v2 resolves to bool/null (resolve.go), compared case-insensitively.
+_GO_SPECIAL = frozenset({"y", "yes", "n", "no", "true", "false", "on", "off", "null", "~", "", "<<",
+                         ".nan", ".inf", "-.inf", "+.inf"})
+
+
+def to_workflow(pipeline_func: Callable[[], None], params_list: list[Any], *, name: str,
+                description: str, plan: ParameterPlan, links: set[tuple[str, str]],
+                deterministic: bool) -> dict[str, Any]:
+    """Run KFP 1.2's compiler and check the result against our invariants.
+
+    `deterministic` drops the compilation-time annotation, the only part of KFP's output that
+    changes from run to run (research/kfp-1.2.md §1.8), so the same input gives the same bytes.
+    """
+    from .kfp_build import kfp_modules
+
+    kfp_modules()
+    from kfp.compiler import Compiler
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        workflow = Compiler()._create_workflow(pipeline_func, pipeline_name=name,
+                                               pipeline_description=description or None,
+                                               params_list=params_list)
+    if deterministic:
+        workflow["metadata"]["annotations"].pop(COMPILATION_TIME, None)
+    problems = workflow_problems(workflow, plan, links)
+    if problems:
+        raise InternalError("the compiled workflow breaks t3qkfp's own rules (a bug in t3qkfp, "
+                            "please report it):\n" + "\n".join(problems))
+    return workflow
+
+
+class _GoSafeDumper(yaml.CSafeDumper):
+    """libyaml's C emitter with a string representer that quotes what Go would misread."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    # Literal blocks for multi-line text (libyaml falls back to double quotes where a block
+    # cannot hold it exactly); double quotes wherever go-yaml could read a number, bool or null.
+    style = "|" if "\n" in text else None
+    if text.lower() in _GO_SPECIAL or text[:1] in "0123456789+-." or text != text.strip():
+        style = '"'
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_GoSafeDumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(workflow: dict[str, Any]) -> str:
+    """The workflow as YAML text that PyYAML and Go's YAML 1.1 reader both read back unchanged."""
+    return yaml.dump(workflow, Dumper=_GoSafeDumper, default_flow_style=False, sort_keys=False,
+                     allow_unicode=False, width=1 << 30)
+
+
+def write_package(yaml_text: str, path: str | os.PathLike[str]) -> Path:
+    """Write the YAML as KFP does for the suffix: plain .yaml/.yml, or pipeline.yaml in .zip/.tar.gz.
+
+    Atomic: the file is written beside the target and renamed, so a failure leaves whatever
+    was there before intact. Archives carry fixed timestamps, so they are reproducible too.
+    """
+    target = Path(path)
+    name = target.name.lower()
+    if not name.endswith(PACKAGE_SUFFIXES):
+        raise UsageError(f"{target}: output must end with one of {', '.join(PACKAGE_SUFFIXES)}")
+    data = yaml_text.encode("utf-8")
+    if name.endswith((".yaml", ".yml")):
+        payload = data
+    elif name.endswith(".zip"):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            info = zipfile.ZipInfo("pipeline.yaml", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+        payload = buffer.getvalue()
+    else:
+        buffer = io.BytesIO()
+        with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as gz:
+            with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                info = tarfile.TarInfo("pipeline.yaml")
+                info.size, info.mode, info.mtime = len(data), 0o644, 0
+                tar.addfile(info, io.BytesIO(data))
+        payload = buffer.getvalue()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(payload)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target

@@ -1,0 +1,231 @@
+"""Whole-model validation: every rule a pipeline must meet before it is planned and compiled.
+
+Owns: the rules about nodes, links, files, names and values that KFP 1.2, Argo 2.7 and
+Kubernetes would otherwise enforce late (at upload, at run time) or not at all (silently wrong
+values). research/reliability.md lists each rule with its source. Must not: stop at the first
+problem; it returns all of them. Rules about run parameters as a set (name collisions, the
+server's size limit) live in params.py, where the names are made.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from pathlib import PurePosixPath
+
+from . import naming
+from .errors import Location, Problem
+from .model import Node, NodeKind, Pipeline
+from .storage import node_files
+
+# Env names a run parameter must never set: they would let whoever starts a run execute code,
+# redirect credentials or break the node runtime (research/reliability.md §3, §5.3).
+RESERVED_ENV = frozenset({"PATH", "HOME", "BASH_ENV", "ENV", "PYTHONPATH", "PYTHONHOME",
+                          "PYTHONSTARTUP", "PYTHONINSPECT", "PYTHONUSERBASE", "IFS", "SHELL",
+                          "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"})
+RESERVED_ENV_PREFIXES = ("LD_", "AWS_", "MINIO_", "PIP_", "T3QKFP_", "PYTHONWARN", "DYLD_")
+PROXY = re.compile(r"(?i)[a-z]*_proxy")
+# Words that make an env name a credential: its value would be shown to everyone as a run
+# parameter. Matched on whole words (HF_TOKEN, dbPassword) so MAX_TOKENS or TOKENIZER pass.
+CREDENTIAL_WORDS = frozenset({"password", "passwd", "pwd", "secret", "token", "apikey", "credential",
+                              "credentials", "passphrase"})
+CREDENTIAL_PAIRS = frozenset({("api", "key"), ("access", "key"), ("secret", "key"), ("private", "key"),
+                              ("auth", "key"), ("client", "secret")})
+# Kubernetes secret names are DNS-1123 subdomains; keys [-._a-zA-Z0-9]+ (apimachinery validation).
+SECRET_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+# Docker image reference, loosely: no whitespace, no upper-case repository path, optional tag/digest.
+IMAGE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._:/@-]*")
+EXTENSIONS = {NodeKind.NOTEBOOK: (".ipynb",), NodeKind.PYTHON: (".py",), NodeKind.R: (".r", ".R")}
+
+
+def argo_safe(text: str) -> str | None:
+    """Why Argo 2.7 cannot carry `text` through its template substitution, or None if it can.
+
+    Argo JSON-marshals a template, splices values with Go's strconv.Quote and unmarshals it
+    again (workflow/common/util.go); `{{`/`}}` are template syntax with no escape, and control
+    or non-printable astral characters come out as escapes JSON cannot read.
+    """
+    if "{{" in text or "}}" in text:
+        return "contains '{{' or '}}', which Argo Workflows reads as a template expression (Argo has no escape for them)"
+    for ch in text:
+        code = ord(ch)
+        if ch in "\t\n\r\b\f":
+            continue
+        if code < 0x20 or code == 0x7F:
+            return f"contains the control character U+{code:04X}, which Argo cannot pass through"
+        if 0xD800 <= code <= 0xDFFF:
+            return f"contains the lone surrogate U+{code:04X}"
+        if code >= 0x10000 and unicodedata.category(ch)[0] not in "LMNPS":
+            return f"contains the non-printable character U+{code:05X}, which Argo cannot pass through"
+    return None
+
+
+def check(pipeline: Pipeline) -> list[Problem]:
+    """Every problem of a read pipeline, in file order."""
+    problems: list[Problem] = []
+
+    def add(message: str, *, node: Node | None = None, field: str | None = None, hint: str = "") -> None:
+        problems.append(Problem(location=Location(
+            file=pipeline.source, node_id=node.id if node else None,
+            node_label=node.label if node else None, field=field), message=message, hint=hint))
+
+    if not pipeline.nodes:
+        add("the pipeline has no nodes", hint="add at least one notebook or script node in Elyra")
+        return problems
+    for text, field in ((pipeline.name, "app_data.properties.name"),
+                        (pipeline.description, "app_data.properties.description")):
+        reason = argo_safe(text)
+        if reason:
+            add(f"{field.rsplit('.', 1)[-1]} {reason}", field=field)
+    ids = Counter(node.id for node in pipeline.nodes)
+    for node_id, count in ids.items():
+        if count > 1:
+            node = next(n for n in pipeline.nodes if n.id == node_id)
+            add(f"{count} nodes share the id {node_id!r}", node=node, field="id",
+                hint="node ids must be unique; re-create one of the nodes in Elyra")
+    declared = {p.name for p in pipeline.parameters}
+    for node in pipeline.nodes:
+        _check_node(pipeline, node, add, declared)
+    _check_links(pipeline, add)
+    _check_parameters(pipeline, add)
+    return problems
+
+
+def _check_node(pipeline: Pipeline, node: Node, add, declared: set[str]) -> None:
+    if not node.runtime_image:
+        add("no runtime image", node=node, field="runtime_image",
+            hint="choose a runtime image in the node's properties or the pipeline defaults")
+    elif IMAGE.fullmatch(node.runtime_image) is None or argo_safe(node.runtime_image):
+        add(f"runtime image {node.runtime_image!r} is not a valid image reference", node=node,
+            field="runtime_image", hint="write [registry/]owner/image:tag without spaces")
+    reason = argo_safe(node.label)
+    if reason:
+        add(f"label {reason}", node=node, field="label")
+    if node.filename:
+        suffixes = EXTENSIONS[node.kind]
+        if not node.filename.endswith(suffixes):
+            add(f"file {node.filename!r} does not end with {' or '.join(suffixes)}, as a {node.kind.short} node needs",
+                node=node, field="filename")
+        _, file_problems = node_files(pipeline, node)
+        for problem in file_problems:
+            add(problem.message, node=node, field=problem.location.field, hint=problem.hint)
+    for index, output in enumerate(node.outputs):
+        path = PurePosixPath(output)
+        if path.is_absolute() or ".." in path.parts or "\\" in output or "\x00" in output:
+            add(f"output {output!r} is absolute or leaves the node's folder with '..'", node=node,
+                field=f"outputs[{index}]", hint="outputs are paths relative to the node's file")
+    seen: dict[str, str] = {}
+    for env in node.env:
+        where = env.field
+        if not naming.is_env_name(env.name):
+            add(f"env var name {env.name!r} is not a valid name", node=node, field=where,
+                hint="use letters, digits and '_', not starting with a digit (a C identifier)")
+            continue
+        if env.name in seen:
+            add(f"env var {env.name!r} is set twice ({seen[env.name]} and {where})", node=node,
+                field=where, hint="keep one of them")
+            continue
+        seen[env.name] = where
+        if _reserved(env.name):
+            add(f"env var {env.name!r} is reserved: a run parameter must never set it", node=node,
+                field=where, hint="rename it; PATH, LD_*, PYTHON*, BASH_ENV, AWS_*, proxies and T3QKFP_* are reserved")
+        elif looks_like_credential(env.name):
+            add(f"env var {env.name!r} looks like a credential; it would be shown to everyone as a run parameter",
+                node=node, field=where,
+                hint="put it in a Kubernetes secret and reference it with kubernetes_secrets (Elyra 3.9+), or rename it if it is not secret")
+        reason = argo_safe(env.value)
+        if reason:
+            add(f"value of env var {env.name!r} {reason}", node=node, field=where)
+    for name in node.pipeline_parameters:
+        if name not in declared:
+            add(f"node uses pipeline parameter {name!r}, which the pipeline does not define", node=node,
+                field="pipeline_parameters", hint="define it in the pipeline properties or remove it from the node")
+        elif name in seen:
+            add(f"env var {name!r} is also a pipeline parameter this node receives", node=node,
+                field="pipeline_parameters", hint="remove one of the two")
+    for index, secret in enumerate(node.secrets):
+        where = f"kubernetes_secrets[{index}]"
+        if not naming.is_env_name(secret.name) or _reserved(secret.name):
+            add(f"secret env var name {secret.name!r} is not a valid, unreserved name", node=node, field=where)
+        if SECRET_NAME.fullmatch(secret.secret) is None or len(secret.secret) > 253:
+            add(f"secret name {secret.secret!r} is not a valid Kubernetes resource name", node=node, field=where)
+        if SECRET_KEY.fullmatch(secret.key) is None or len(secret.key) > 253:
+            add(f"secret key {secret.key!r} is not a valid Kubernetes secret key", node=node, field=where)
+    for index, text in enumerate((node.filename, *node.dependencies, *node.outputs)):
+        reason = argo_safe(text) if "{{" not in text and "}}" not in text else None
+        if reason:
+            add(f"path {text!r} {reason}", node=node, field="filename" if index == 0 else "dependencies/outputs")
+
+
+def looks_like_credential(name: str) -> bool:
+    """True when a word of the name (split at '_' and camelCase) says it holds a secret."""
+    words = [w.lower() for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name)]
+    return any(w in CREDENTIAL_WORDS for w in words) or any(
+        pair in CREDENTIAL_PAIRS for pair in zip(words, words[1:]))
+
+
+def _reserved(name: str) -> bool:
+    return (name in RESERVED_ENV or name.upper() in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES)
+            or PROXY.fullmatch(name) is not None)
+
+
+def _check_links(pipeline: Pipeline, add) -> None:
+    ids = {node.id for node in pipeline.nodes}
+    for node in pipeline.nodes:
+        for parent in node.parents:
+            if parent not in ids:
+                add(f"link from node {parent!r}, which does not exist", node=node, field="inputs[].links[].node_id_ref",
+                    hint="delete the link in Elyra and connect the nodes again")
+            elif parent == node.id:
+                add("node is linked to itself", node=node, field="inputs[].links[]")
+    cycle = find_cycle(pipeline)
+    if cycle:
+        names = " -> ".join(f"'{pipeline.node(i).label}' ({i})" for i in cycle)
+        add(f"the links form a cycle: {names}", hint="remove one of these links")
+
+
+def find_cycle(pipeline: Pipeline) -> list[str]:
+    """One cycle of node ids (first node repeated at the end), or [] — iterative, no recursion limit."""
+    ids = {node.id for node in pipeline.nodes}
+    children: dict[str, list[str]] = {i: [] for i in ids}
+    for node in pipeline.nodes:
+        for parent in node.parents:
+            if parent in ids and parent != node.id:
+                children[parent].append(node.id)
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    for start in (n.id for n in pipeline.nodes):
+        if state.get(start):
+            continue
+        path: list[str] = [start]
+        iters = [iter(children[start])]
+        state[start] = 1
+        while iters:
+            nxt = next(iters[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                iters.pop()
+            elif state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            elif not state.get(nxt):
+                state[nxt] = 1
+                path.append(nxt)
+                iters.append(iter(children[nxt]))
+    return []
+
+
+def _check_parameters(pipeline: Pipeline, add) -> None:
+    where = "app_data.properties.pipeline_parameters"
+    counts = Counter(p.name for p in pipeline.parameters)
+    for parameter in pipeline.parameters:
+        if counts[parameter.name] > 1:
+            add(f"pipeline parameter {parameter.name!r} is defined {counts[parameter.name]} times", field=where)
+            counts[parameter.name] = 0
+        if not naming.is_param_name(parameter.name):
+            add(f"pipeline parameter name {parameter.name!r} is not valid", field=where,
+                hint="use ASCII letters, digits and '_', starting with a letter")
+        elif _reserved(parameter.name):
+            add(f"pipeline parameter {parameter.name!r} would set a reserved env var", field=where)
+        reason = argo_safe(parameter.default)
+        if reason:
+            add(f"default of pipeline parameter {parameter.name!r} {reason}", field=where)

@@ -1,0 +1,94 @@
+"""The facade: Elyra JSON → validated model → parameter plan → kfp dsl → Argo workflow.
+
+Owns: `compile()` (what notebooks and the CLI call) and the `Compiled` result that keeps every
+stage's output for display and submission. Compiling is pure: it reads the node files to know
+their archive checksums, and never uploads.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from . import argo_emit, elyra_reader, kfp_build, params, storage
+from .model import Pipeline
+from .params import ParameterPlan
+from .storage import Archive, StorageConfig
+
+
+@dataclass(frozen=True, kw_only=True)
+class Compiled:
+    """Everything one compilation produced: the model, the plan, archives and the workflow."""
+
+    pipeline: Pipeline
+    plan: ParameterPlan
+    storage: StorageConfig
+    archives: dict[str, Archive]
+    workflow: dict[str, Any]
+
+    @cached_property
+    def yaml(self) -> str:
+        """The workflow as Go-safe YAML text, exactly what write() puts in a .yaml file."""
+        return argo_emit.dump_yaml(self.workflow)
+
+    def write(self, path: str | os.PathLike[str]) -> Path:
+        """Write .yaml/.yml, or pipeline.yaml inside .zip/.tar.gz/.tgz, as KFP does."""
+        return argo_emit.write_package(self.yaml, path)
+
+    def object_keys(self) -> list[str]:
+        """The object keys the workflow expects in the bucket (for copying files by other means)."""
+        return sorted({a.key(self.storage) for a in self.archives.values()})
+
+    def _repr_html_(self) -> str:
+        from .display import compiled_html
+        return compiled_html(self)
+
+    def __repr__(self) -> str:
+        from .display import plan_text
+        return plan_text(self.pipeline, self.plan)
+
+
+def compile_pipeline(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None,
+                     scope: str = "auto", storage: StorageConfig | None = None,
+                     deterministic: bool = False) -> Compiled:
+    """Compile and keep every stage's result; raises PipelineError on invalid input."""
+    pipeline = elyra_reader.load(pipeline_json, base_dir=base_dir)
+    plan = params.plan(pipeline, scope=scope)
+    config = storage or StorageConfig.resolve()
+    archives = node_archives(pipeline)
+    builds = {node_id: kfp_build.NodeBuild(archive_key=a.key(config), archive_sha256=a.sha256)
+              for node_id, a in archives.items()}
+    func, params_list = kfp_build.build(pipeline, plan, config, builds)
+    links = {(plan.task(parent), plan.task(node.id)) for node in pipeline.nodes for parent in node.parents}
+    workflow = argo_emit.to_workflow(func, params_list, name=plan.pipeline_name,
+                                     description=pipeline.description, plan=plan, links=links,
+                                     deterministic=deterministic)
+    return Compiled(pipeline=pipeline, plan=plan, storage=config, archives=archives, workflow=workflow)
+
+
+def compile(pipeline_json: Any, package_path: str | os.PathLike[str] | None = None, *,
+            base_dir: str | os.PathLike[str] | None = None, scope: str = "auto",
+            storage: StorageConfig | None = None, deterministic: bool = False) -> dict[str, Any]:
+    """Compile an Elyra pipeline (path, JSON text, bytes or dict) to an Argo Workflow dict.
+
+    Every node env var and Elyra pipeline parameter becomes a KFP run parameter. With
+    `package_path` ending in .yaml/.yml/.zip/.tar.gz/.tgz the workflow is also written there.
+    `scope`: "auto" (shared where defaults agree), "node" (always per node) or "pipeline"
+    (always shared). `deterministic` leaves out the compilation time, for byte-identical output.
+    """
+    compiled = compile_pipeline(pipeline_json, base_dir=base_dir, scope=scope, storage=storage,
+                                deterministic=deterministic)
+    if package_path is not None:
+        compiled.write(package_path)
+    return compiled.workflow
+
+
+def node_archives(pipeline: Pipeline) -> dict[str, Archive]:
+    """Every node's archive, built from its files (validated already by checks)."""
+    result = {}
+    for node in pipeline.nodes:
+        members, _ = storage.node_files(pipeline, node)
+        result[node.id] = storage.build_archive(pipeline, node, members)
+    return result

@@ -1,0 +1,557 @@
+"""Every Elyra format version of a generic pipeline → t3qkfp's model.
+
+Owns: the only knowledge of Elyra's field names and of how they changed between format versions
+(`pipelines[primary].app_data.version`):
+  v3 (Elyra 1.2–2.x)   node properties directly in `node.app_data`, label in `app_data.ui_data`,
+                       env vars as "NAME=value" strings;
+  v4–v7 (Elyra 3.0–3.11) properties in `app_data.component_parameters`, label in `app_data.label`;
+                       `pipeline_defaults` from 3.8 (v7);
+  v8 (Elyra 3.12–4.x)  env vars as {"env_var", "value"} dicts; `pipeline_parameters` from 3.14.
+(elyra-ai/elyra: pipeline-editor migrateV4..V8, elyra/pipeline/pipeline_definition.py.)
+Must not: guess or drop input silently. Every malformed entry becomes a Problem naming the file,
+node and field; `load()` raises them together with the checks' problems.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import Location, PipelineError, Problem
+from .model import (ElyraParameter, EnvSetting, Node, NodeKind, ParamType, Pipeline, Resources,
+                    SecretEnv)
+
+OLDEST_VERSION = 3   # Elyra 1.2–2.x; older files predate Elyra 2 and use other field names
+NEWEST_VERSION = 8   # Elyra 3.12 through 4.1
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+_GENERIC_OPS = {kind.value: kind for kind in NodeKind}
+# Node properties t3qkfp does not turn into the workflow yet: refusing them beats dropping them.
+_NOT_SUPPORTED_YET = ("mounted_volumes", "kubernetes_tolerations", "kubernetes_pod_annotations",
+                      "kubernetes_pod_labels", "kubernetes_shared_mem_size")
+
+
+class _JsonProblem(ValueError):
+    """Raised inside the strict JSON hooks; turned into a Problem by _parse_json."""
+
+
+def load(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None) -> Pipeline:
+    """Read and validate a pipeline: a path, JSON text, bytes or an already-parsed dict.
+
+    Raises PipelineError listing every problem found (reading and checks together).
+    """
+    from .checks import check
+
+    pipeline, problems = read(pipeline_json, base_dir=base_dir)
+    if pipeline is not None:
+        problems = [*problems, *check(pipeline)]
+    if problems:
+        raise PipelineError(problems)
+    assert pipeline is not None
+    return pipeline
+
+
+def read(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None
+         ) -> tuple[Pipeline | None, list[Problem]]:
+    """The model and the problems met while reading; the model is None when the file is unusable."""
+    source, document, problems, default_base = _document(pipeline_json)
+    if document is None:
+        return None, problems
+    base = Path(base_dir) if base_dir is not None else default_base
+    reader = _Reader(source=source, base_dir=base)
+    pipeline = reader.pipeline(document)
+    return pipeline, problems + reader.problems
+
+
+def _document(pipeline_json: Any) -> tuple[str, Any, list[Problem], Path]:
+    """Turn the accepted input forms into (source name, parsed JSON, problems, default base dir)."""
+    cwd = Path.cwd()
+    if isinstance(pipeline_json, Mapping):
+        return "<dict>", dict(pipeline_json), [], cwd
+    if isinstance(pipeline_json, (bytes, bytearray)):
+        try:
+            text = bytes(pipeline_json).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            return "<bytes>", None, [_file_problem("<bytes>", f"not UTF-8 text: {exc}")], cwd
+        return ("<bytes>", *_parse_json("<bytes>", text), cwd)
+    if isinstance(pipeline_json, str) and pipeline_json.lstrip().startswith(("{", "[")):
+        return ("<string>", *_parse_json("<string>", pipeline_json), cwd)
+    if isinstance(pipeline_json, (str, os.PathLike)):
+        path = Path(pipeline_json)
+        source = str(path)
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                return source, None, [_file_problem(source, f"file is larger than {MAX_FILE_BYTES} bytes")], cwd
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return source, None, [_file_problem(source, "file not found")], cwd
+        except OSError as exc:
+            return source, None, [_file_problem(source, f"cannot read file: {exc.strerror or exc}")], cwd
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            return source, None, [_file_problem(source, f"not UTF-8 text: {exc}")], cwd
+        return (source, *_parse_json(source, text), path.parent)
+    kind = type(pipeline_json).__name__
+    return "<input>", None, cwd, [_file_problem(
+        "<input>", f"cannot read a pipeline from a {kind}",
+        "pass a path, JSON text, bytes or a dict")]
+
+
+def _file_problem(source: str, message: str, hint: str = "") -> Problem:
+    return Problem(location=Location(file=source), message=message, hint=hint)
+
+
+def _parse_json(source: str, text: str) -> tuple[Any, list[Problem]]:
+    """Strict JSON: NaN/Infinity and duplicate keys are errors, not silently accepted as Python does."""
+    def reject_constant(name: str) -> Any:
+        raise _JsonProblem(f"{name} is not valid JSON")
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                raise _JsonProblem(f"duplicate key {key!r} in one object")
+            result[key] = value
+        return result
+
+    try:
+        return json.loads(text, parse_constant=reject_constant, object_pairs_hook=no_duplicates), []
+    except json.JSONDecodeError as exc:
+        return None, [_file_problem(source, f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                                    "a .pipeline file is the JSON Elyra's pipeline editor saves")]
+    except _JsonProblem as exc:
+        return None, [_file_problem(source, f"invalid JSON: {exc}")]
+    except RecursionError:
+        return None, [_file_problem(source, "invalid JSON: nested too deeply")]
+
+
+@dataclass
+class _Reader:
+    """Reads one parsed document; collects problems instead of stopping at the first."""
+
+    source: str
+    base_dir: Path
+    problems: list[Problem] = field(default_factory=list)
+
+    def problem(self, message: str, *, hint: str = "", node_id: str | None = None,
+                label: str | None = None, field_: str | None = None) -> None:
+        self.problems.append(Problem(
+            location=Location(file=self.source, node_id=node_id, node_label=label, field=field_),
+            message=message, hint=hint))
+
+    # -- document level -------------------------------------------------------------------
+    def pipeline(self, doc: Any) -> Pipeline | None:
+        if not isinstance(doc, dict) or not isinstance(doc.get("pipelines"), list):
+            self.problem("not an Elyra pipeline document: no 'pipelines' list at the top level",
+                         hint="open the file in Elyra's pipeline editor and save it")
+            return None
+        if doc.get("doc_type", "pipeline") != "pipeline":
+            self.problem(f"not an Elyra pipeline document: doc_type is {doc.get('doc_type')!r}",
+                         field_="doc_type")
+            return None
+        primary = self._primary(doc)
+        if primary is None:
+            return None
+        app = primary.get("app_data")
+        if not isinstance(app, dict):
+            self.problem("the primary pipeline has no 'app_data' object", field_="pipelines[].app_data")
+            return None
+        version = self._version(app)
+        if version is None:
+            return None
+        props = app.get("properties", {})
+        if not isinstance(props, dict):
+            self.problem("'properties' must be an object", field_="app_data.properties")
+            props = {}
+        defaults = props.get("pipeline_defaults", {}) or {}
+        if not isinstance(defaults, dict):
+            self.problem("'pipeline_defaults' must be an object", field_="app_data.properties.pipeline_defaults")
+            defaults = {}
+        parameters = self._parameters(props.get("pipeline_parameters"))
+        raw_nodes = primary.get("nodes")
+        if not isinstance(raw_nodes, list):
+            self.problem("the primary pipeline has no 'nodes' list", field_="pipelines[].nodes")
+            raw_nodes = []
+        nodes = []
+        for index, raw in enumerate(raw_nodes):
+            node = self._node(raw, index, version, defaults)
+            if node is not None:
+                nodes.append(node)
+        name = props.get("name") or app.get("name") or self._stem()
+        if not isinstance(name, str):
+            self.problem("pipeline name must be a string", field_="app_data.properties.name")
+            name = self._stem()
+        description = props.get("description", "") or ""
+        if not isinstance(description, str):
+            self.problem("description must be a string", field_="app_data.properties.description")
+            description = ""
+        return Pipeline(source=self.source, base_dir=self.base_dir, name=name,
+                        description=description, format_version=version, nodes=tuple(nodes),
+                        parameters=parameters)
+
+    def _stem(self) -> str:
+        if self.source.startswith("<"):
+            return "pipeline"
+        stem = Path(self.source).name
+        return stem[:-len(".pipeline")] if stem.endswith(".pipeline") else Path(stem).stem
+
+    def _primary(self, doc: dict[str, Any]) -> dict[str, Any] | None:
+        pipelines = doc["pipelines"]
+        if not pipelines:
+            self.problem("the 'pipelines' list is empty", field_="pipelines")
+            return None
+        primary_id = doc.get("primary_pipeline")
+        if primary_id is None and len(pipelines) == 1:
+            found = pipelines[0]
+        else:
+            found = next((p for p in pipelines if isinstance(p, dict) and p.get("id") == primary_id), None)
+            if found is None:
+                self.problem(f"the primary pipeline {primary_id!r} is not in 'pipelines'",
+                             field_="primary_pipeline")
+                return None
+        if not isinstance(found, dict):
+            self.problem("the primary pipeline must be an object", field_="pipelines[]")
+            return None
+        return found
+
+    def _version(self, app: dict[str, Any]) -> int | None:
+        raw = app.get("version")
+        version: int | None = None
+        if isinstance(raw, bool) or raw is None:
+            version = None
+        elif isinstance(raw, int):
+            version = raw
+        elif isinstance(raw, float) and raw.is_integer():
+            version = int(raw)
+        elif isinstance(raw, str) and raw.strip().isdigit():
+            version = int(raw.strip())
+        if raw is None:
+            self.problem("the file has no format version (app_data.version): it predates Elyra 2",
+                         hint="open and save it in Elyra 2.x or newer to migrate it",
+                         field_="app_data.version")
+            return None
+        if version is None:
+            self.problem(f"format version {raw!r} is not a whole number", field_="app_data.version")
+            return None
+        if version > NEWEST_VERSION:
+            self.problem(f"format version {version} is newer than t3qkfp knows (newest: {NEWEST_VERSION})",
+                         hint="upgrade t3qkfp, or save the pipeline with an older Elyra",
+                         field_="app_data.version")
+            return None
+        if version < OLDEST_VERSION:
+            self.problem(f"format version {version} was written by Elyra 1.x (t3qkfp reads {OLDEST_VERSION} to {NEWEST_VERSION})",
+                         hint="open and save it in Elyra 2.x or newer to migrate it",
+                         field_="app_data.version")
+            return None
+        return version
+
+    # -- pipeline parameters (Elyra 3.14+) ------------------------------------------------
+    def _parameters(self, raw: Any) -> tuple[ElyraParameter, ...]:
+        if raw in (None, []):
+            return ()
+        where = "app_data.properties.pipeline_parameters"
+        if not isinstance(raw, list):
+            self.problem("must be a list", field_=where)
+            return ()
+        result = []
+        for index, entry in enumerate(raw):
+            at = f"{where}[{index}]"
+            if not isinstance(entry, dict):
+                self.problem("must be an object with name and default_value", field_=at)
+                continue
+            name = entry.get("name")
+            if not isinstance(name, str) or not name:
+                self.problem("pipeline parameter has no name", field_=f"{at}.name")
+                continue
+            default = entry.get("default_value") or {}
+            if not isinstance(default, dict):
+                self.problem("default_value must be an object with type and value", field_=f"{at}.default_value")
+                continue
+            type_name = default.get("type", "String")
+            try:
+                ptype = ParamType(type_name)
+            except ValueError:
+                self.problem(f"parameter {name!r} has unknown type {type_name!r}",
+                             hint="use String, Integer, Float or Bool", field_=f"{at}.default_value.type")
+                continue
+            value = entry.get("value")
+            if value is None or value == "":
+                value = default.get("value")
+            if (value is None or value == "") and entry.get("required"):
+                self.problem(f"parameter {name!r} is required but has no value",
+                             hint="give it a default value in the pipeline properties",
+                             field_=f"{at}.default_value.value")
+                continue
+            text = self._typed_text(value, ptype, f"{at}.default_value.value")
+            if text is None:
+                continue
+            description = entry.get("description") or ""
+            result.append(ElyraParameter(name=name, type=ptype, default=text,
+                                         description=description if isinstance(description, str) else ""))
+        return tuple(result)
+
+    def _typed_text(self, value: Any, ptype: ParamType, at: str) -> str | None:
+        """The exact string a typed Elyra value becomes (KFP v1 renders bools as True/False)."""
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            if ptype in (ParamType.BOOL, ParamType.STRING):
+                return "True" if value else "False"
+        elif isinstance(value, int):
+            if ptype in (ParamType.INTEGER, ParamType.FLOAT, ParamType.STRING):
+                return str(value)
+        elif isinstance(value, float):
+            if math.isfinite(value) and ptype in (ParamType.FLOAT, ParamType.STRING):
+                return repr(value)
+        elif isinstance(value, str):
+            return value
+        self.problem(f"value {value!r} does not fit type {ptype.value}", field_=at)
+        return None
+
+    # -- nodes ----------------------------------------------------------------------------
+    def _node(self, raw: Any, index: int, version: int, defaults: dict[str, Any]) -> Node | None:
+        at = f"nodes[{index}]"
+        if not isinstance(raw, dict):
+            self.problem("node must be an object", field_=at)
+            return None
+        node_id = raw.get("id")
+        if not isinstance(node_id, str) or not node_id:
+            self.problem("node has no id", field_=f"{at}.id")
+            return None
+        node_type = raw.get("type", "execution_node")
+        app = raw.get("app_data") if isinstance(raw.get("app_data"), dict) else {}
+        label = self._label(app, version)
+        where = {"node_id": node_id, "label": label}
+        if node_type == "binding":
+            return None  # pipeline-flow's port nodes of supernodes: they carry nothing to run
+        if node_type != "execution_node":
+            hint = ("expand the supernode in Elyra's editor" if node_type == "super_node" else "")
+            self.problem(f"node type {node_type!r} is not supported", hint=hint, field_="type", **where)
+            return None
+        op = raw.get("op")
+        if op not in _GENERIC_OPS:
+            self.problem(f"unsupported node op {op!r}: custom KFP components are not supported yet",
+                         hint="t3qkfp compiles notebook, Python script and R script nodes",
+                         field_="op", **where)
+            return None
+        if version >= 4:
+            props = app.get("component_parameters")
+            if not isinstance(props, dict):
+                self.problem("node has no 'component_parameters' object", field_="app_data.component_parameters", **where)
+                return None
+            prefix = "component_parameters."
+        else:
+            props = app
+            prefix = "app_data."
+        filename = props.get("filename")
+        if not isinstance(filename, str) or not filename:
+            self.problem("node has no file name", hint="choose the notebook or script in the node's properties",
+                         field_=prefix + "filename", **where)
+            filename = ""
+        if not label:
+            label = Path(filename).name if filename else node_id
+            if version < 4 and filename and label == Path(filename).name:
+                label = Path(filename).stem  # Elyra 2.x names such nodes after the file without extension
+            where["label"] = label
+        image = props.get("runtime_image") or defaults.get("runtime_image") or ""
+        if not isinstance(image, str):
+            self.problem("runtime image must be a string", field_=prefix + "runtime_image", **where)
+            image = ""
+        node_env = self._env_list(props.get("env_vars"), prefix + "env_vars", where, from_defaults=False)
+        default_env = self._env_list(defaults.get("env_vars"), "pipeline_defaults.env_vars", where,
+                                     from_defaults=True)
+        secrets = self._secrets(props.get("kubernetes_secrets"), prefix + "kubernetes_secrets", where)
+        node_secret_names = {s.name for s in secrets}
+        for secret in self._secrets(defaults.get("kubernetes_secrets"), "pipeline_defaults.kubernetes_secrets", where):
+            if secret.name not in node_secret_names:
+                secrets.append(secret)
+        # pipeline_defaults merge (Elyra propagate_pipeline_default_properties): node entries win
+        # by name; an env var named like a secret env var yields to the secret.
+        own = {e.name for e in node_env}
+        env = [*node_env, *(e for e in default_env if e.name not in own)]
+        secret_names = {s.name for s in secrets}
+        env = [e for e in env if e.name not in secret_names]
+        for name in _NOT_SUPPORTED_YET:
+            for source_name, source in ((prefix + name, props), (f"pipeline_defaults.{name}", defaults)):
+                value = source.get(name)
+                if value not in (None, [], {}, ""):
+                    self.problem(f"{name} is not supported by t3qkfp yet",
+                                 hint="remove it from the node (or pipeline defaults) to compile",
+                                 field_=source_name, **where)
+        return Node(
+            id=node_id, label=label, kind=_GENERIC_OPS[op], filename=filename, runtime_image=image,
+            env=tuple(env), secrets=tuple(secrets),
+            pipeline_parameters=self._string_list(props.get("pipeline_parameters"), prefix + "pipeline_parameters", where),
+            dependencies=self._string_list(props.get("dependencies"), prefix + "dependencies", where),
+            include_subdirectories=self._bool(props.get("include_subdirectories"), prefix + "include_subdirectories", where),
+            outputs=self._string_list(props.get("outputs"), prefix + "outputs", where),
+            resources=Resources(
+                cpu=self._number(props.get("cpu"), prefix + "cpu", where),
+                gpu=self._gpu(props.get("gpu"), prefix + "gpu", where),
+                memory=self._number(props.get("memory"), prefix + "memory", where),
+                cpu_limit=self._number(props.get("cpu_limit"), prefix + "cpu_limit", where),
+                memory_limit=self._number(props.get("memory_limit"), prefix + "memory_limit", where)),
+            parents=self._links(raw, where),
+        )
+
+    def _label(self, app: dict[str, Any], version: int) -> str:
+        ui = app.get("ui_data") if isinstance(app.get("ui_data"), dict) else {}
+        candidates = (app.get("label"), ui.get("label")) if version >= 4 else (ui.get("label"), app.get("label"))
+        for value in candidates:
+            if isinstance(value, str) and value.strip():
+                return value
+        return ""
+
+    def _links(self, raw: dict[str, Any], where: dict[str, Any]) -> tuple[str, ...]:
+        parents: list[str] = []
+        inputs = raw.get("inputs") or []
+        if not isinstance(inputs, list):
+            self.problem("'inputs' must be a list", field_="inputs", **where)
+            return ()
+        for i, port in enumerate(inputs):
+            links = port.get("links", []) if isinstance(port, dict) else None
+            if not isinstance(links, list):
+                self.problem("'links' must be a list", field_=f"inputs[{i}].links", **where)
+                continue
+            for j, link in enumerate(links):
+                ref = link.get("node_id_ref") if isinstance(link, dict) else None
+                if not isinstance(ref, str) or not ref:
+                    self.problem("link has no node_id_ref", field_=f"inputs[{i}].links[{j}]", **where)
+                elif ref not in parents:
+                    parents.append(ref)
+        return tuple(parents)
+
+    def _env_list(self, raw: Any, at: str, where: dict[str, Any], *, from_defaults: bool) -> list[EnvSetting]:
+        """env_vars as "NAME=value" strings (v3–v7) or {"env_var", "value"} objects (v8)."""
+        if raw in (None, ""):
+            return []
+        if not isinstance(raw, list):
+            self.problem("env_vars must be a list", field_=at, **where)
+            return []
+        result: list[EnvSetting] = []
+        for index, entry in enumerate(raw):
+            field_ = f"{at}[{index}]"
+            if entry is None or entry == "":
+                continue  # an empty row left by the editor: there is nothing in it to keep
+            if isinstance(entry, str):
+                if "=" not in entry:
+                    self.problem(f"env var {entry!r} has no '='", hint="write NAME=value",
+                                 field_=field_, **where)
+                    continue
+                name, value = entry.split("=", 1)
+            elif isinstance(entry, dict):
+                name = entry.get("env_var")
+                value = entry.get("value", "")
+                if not isinstance(name, str):
+                    self.problem("env var entry has no 'env_var' name", field_=field_, **where)
+                    continue
+                text = self._scalar_text(value)
+                if text is None:
+                    self.problem(f"value of env var {name!r} must be a string, got {type(value).__name__}",
+                                 field_=field_ + ".value", **where)
+                    continue
+                value = text
+            else:
+                self.problem(f"env var entry must be 'NAME=value' or an object, got {type(entry).__name__}",
+                             field_=field_, **where)
+                continue
+            result.append(EnvSetting(name=name, value=value, from_defaults=from_defaults, field=field_))
+        return result
+
+    @staticmethod
+    def _scalar_text(value: Any) -> str | None:
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int):
+            return str(value)
+        if isinstance(value, float) and math.isfinite(value):
+            return repr(value)
+        return None
+
+    def _secrets(self, raw: Any, at: str, where: dict[str, Any]) -> list[SecretEnv]:
+        """kubernetes_secrets: "ENV=secret:key" (v4–v7) or {"env_var", "name", "key"} (v8)."""
+        if raw in (None, ""):
+            return []
+        if not isinstance(raw, list):
+            self.problem("kubernetes_secrets must be a list", field_=at, **where)
+            return []
+        result = []
+        for index, entry in enumerate(raw):
+            field_ = f"{at}[{index}]"
+            if entry is None or entry == "":
+                continue
+            if isinstance(entry, str):
+                env, _, rest = entry.partition("=")
+                secret, _, key = rest.partition(":")
+            elif isinstance(entry, dict):
+                env, secret, key = entry.get("env_var"), entry.get("name"), entry.get("key")
+            else:
+                env = secret = key = None
+            if not all(isinstance(x, str) and x for x in (env, secret, key)):
+                self.problem("secret entry must give env var, secret name and key",
+                             hint="write ENV=secret-name:key", field_=field_, **where)
+                continue
+            result.append(SecretEnv(name=str(env), secret=str(secret), key=str(key)))
+        return result
+
+    def _string_list(self, raw: Any, at: str, where: dict[str, Any]) -> tuple[str, ...]:
+        if raw in (None, ""):
+            return ()
+        if not isinstance(raw, list):
+            self.problem("must be a list of strings", field_=at, **where)
+            return ()
+        result = []
+        for index, entry in enumerate(raw):
+            if entry is None or entry == "":
+                continue
+            if not isinstance(entry, str):
+                self.problem(f"entry must be a string, got {type(entry).__name__}", field_=f"{at}[{index}]", **where)
+                continue
+            if entry not in result:
+                result.append(entry)
+        return tuple(result)
+
+    def _bool(self, raw: Any, at: str, where: dict[str, Any]) -> bool:
+        if raw is None:
+            return False
+        if isinstance(raw, bool):
+            return raw
+        self.problem(f"must be true or false, got {raw!r}", field_=at, **where)
+        return False
+
+    def _number(self, raw: Any, at: str, where: dict[str, Any]) -> float | None:
+        """cpu / memory: positive finite numbers (Elyra's forms also save them as numeric strings)."""
+        if raw is None or raw == "":
+            return None
+        value: float | None = None
+        if isinstance(raw, bool):
+            value = None
+        elif isinstance(raw, (int, float)):
+            value = float(raw)
+        elif isinstance(raw, str):
+            try:
+                value = float(raw.strip())
+            except ValueError:
+                value = None
+        if value is None or not math.isfinite(value) or value <= 0:
+            self.problem(f"must be a positive number, got {raw!r}", field_=at, **where)
+            return None
+        return value
+
+    def _gpu(self, raw: Any, at: str, where: dict[str, Any]) -> int | None:
+        value = self._number(raw, at, where)
+        if value is None:
+            return None
+        if not value.is_integer():
+            self.problem(f"gpu must be a whole number, got {raw!r}",
+                         hint="Kubernetes extended resources are integers", field_=at, **where)
+            return None
+        return int(value)

@@ -1,0 +1,142 @@
+"""Model + parameter plan → a kfp 1.2 `dsl` pipeline function and its run parameters.
+
+Owns: the only use of `kfp.dsl`: one ContainerOp per node, every run parameter a
+`dsl.PipelineParam` with type and default, wired into exactly the nodes that use it through
+`V1EnvVar(name=ENV, value=param)`, `.after()` from the links, resources, the constant container
+command, the node spec env var and credentials from a Kubernetes secret (after the user env vars:
+the kubelet expands `$(VAR)` in env values only from earlier entries).
+Must not: read Elyra JSON or write YAML.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from . import nodespec
+from .model import Node, Pipeline
+from .params import ParameterPlan
+from .runtime.command import container_command
+from .storage import StorageConfig
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NodeBuild:
+    """What kfp_build needs per node besides the model: its archive key and checksum."""
+
+    archive_key: str
+    archive_sha256: str
+
+
+def kfp_modules() -> tuple[Any, Any, Any]:
+    """Import kfp 1.2 (slow: ~0.4 s) only when compiling, with its import-time warnings silenced.
+
+    kfp 1.2 and its kubernetes 11 client emit DeprecationWarnings on Python 3.11 at import;
+    they are kfp's business, not the user's.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import kfp
+        from kfp import dsl
+        from kubernetes.client import models as k8s
+    return kfp, dsl, k8s
+
+
+def build(pipeline: Pipeline, plan: ParameterPlan, storage: StorageConfig,
+          archives: dict[str, NodeBuild]) -> tuple[Callable[[], None], list[Any]]:
+    """A zero-argument pipeline function and the PipelineParams it uses (KFP's `params_list`).
+
+    KFP's compiler calls the function inside its own `dsl.Pipeline` context; the parameters are
+    given as `params_list` rather than a Python signature because env names need not be Python
+    identifiers (`class`, `if`) and signatures would be sanitized again.
+    """
+    _, dsl, k8s = kfp_modules()
+    params: dict[str, Any] = {}
+    for parameter in plan.parameters:
+        param = dsl.PipelineParam(name=parameter.name, param_type=parameter.type.value)
+        # PipelineParam.__init__ turns a falsy value ('' , '0' stays) into None, which would drop an
+        # empty default from spec.arguments; the attribute keeps the exact string.
+        param.value = parameter.default
+        params[parameter.name] = param
+    ancestors = _ancestors(pipeline)
+    with_outputs = {n.id for n in pipeline.nodes if n.outputs}
+    command = container_command()
+
+    def pipeline_func() -> None:
+        ops: dict[str, Any] = {}
+        for node in pipeline.nodes:
+            task = plan.task(node.id)
+            inputs_from = tuple(plan.task(a) for a in ancestors[node.id] if a in with_outputs)
+            ops[node.id] = _container_op(dsl, k8s, node, task, plan, params, storage,
+                                         archives[node.id], inputs_from, command)
+        for node in pipeline.nodes:
+            for parent in node.parents:
+                ops[node.id].after(ops[parent])
+
+    return pipeline_func, list(params.values())
+
+
+def _container_op(dsl: Any, k8s: Any, node: Node, task: str, plan: ParameterPlan,
+                  params: dict[str, Any], storage: StorageConfig, archive: NodeBuild,
+                  inputs_from: tuple[str, ...], command: list[str]) -> Any:
+    with warnings.catch_warnings():
+        # kfp 1.2 warns on every ContainerOp that reusable components are preferred.
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        op = dsl.ContainerOp(
+            name=task, image=node.runtime_image, command=list(command),
+            file_outputs={"mlpipeline-ui-metadata": nodespec.UI_METADATA_PATH,
+                          "mlpipeline-metrics": nodespec.METRICS_PATH})
+    op.set_display_name(node.label)
+    container = op.container
+    for binding in plan.bindings_of(node.id):
+        container.add_env_variable(k8s.V1EnvVar(name=binding.env_name, value=params[binding.param]))
+    spec = nodespec.NodeSpec(
+        task=task, label=node.label, kind=node.kind.short, file=node.filename,
+        archive_key=archive.archive_key, archive_sha256=archive.archive_sha256,
+        outputs=node.outputs, inputs_from=inputs_from, endpoint=storage.endpoint,
+        bucket=storage.bucket, prefix=storage.prefix, region=storage.region)
+    container.add_env_variable(k8s.V1EnvVar(name=nodespec.NODE_ENV, value=spec.encode()))
+    container.add_env_variable(k8s.V1EnvVar(name=nodespec.RUN_ID_ENV, value=nodespec.RUN_ID_VALUE))
+    for secret in node.secrets:
+        container.add_env_variable(_secret_env(k8s, secret.name, secret.secret, secret.key))
+    container.add_env_variable(_secret_env(k8s, nodespec.ACCESS_KEY_ENV, storage.secret, storage.access_key_key))
+    container.add_env_variable(_secret_env(k8s, nodespec.SECRET_KEY_ENV, storage.secret, storage.secret_key_key))
+    resources = node.resources
+    if resources.cpu is not None:
+        container.set_cpu_request(_quantity(resources.cpu))
+    if resources.memory is not None:
+        container.set_memory_request(f"{_quantity(resources.memory)}G")
+    if resources.cpu_limit is not None:
+        container.set_cpu_limit(_quantity(resources.cpu_limit))
+    if resources.memory_limit is not None:
+        container.set_memory_limit(f"{_quantity(resources.memory_limit)}G")
+    if resources.gpu is not None:
+        container.set_gpu_limit(str(resources.gpu))  # a string: an int quantity fails Argo's schema
+    return op
+
+
+def _secret_env(k8s: Any, name: str, secret: str, key: str) -> Any:
+    return k8s.V1EnvVar(name=name, value_from=k8s.V1EnvVarSource(
+        secret_key_ref=k8s.V1SecretKeySelector(name=secret, key=key)))
+
+
+def _quantity(value: float) -> str:
+    """A Kubernetes quantity string: '2' rather than '2.0'."""
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def _ancestors(pipeline: Pipeline) -> dict[str, list[str]]:
+    """Every node's ancestors in file order: their outputs reach it, as in Elyra."""
+    parents = {n.id: n.parents for n in pipeline.nodes}
+    order = [n.id for n in pipeline.nodes]
+    result: dict[str, list[str]] = {}
+    for node_id in order:
+        seen: set[str] = set()
+        stack = list(parents[node_id])
+        while stack:
+            current = stack.pop()
+            if current not in seen:
+                seen.add(current)
+                stack.extend(parents.get(current, ()))
+        result[node_id] = [n for n in order if n in seen]
+    return result

@@ -1,0 +1,235 @@
+"""The parameter plan: which run parameters a pipeline has, their types and defaults, who uses them.
+
+Owns: the naming policy (one shared parameter per env name where all nodes agree on the default,
+one per node where they differ, or a forced `scope`), type inference from the exact default
+string, the task names the per-node parameters are named after, and the rules about the set as
+a whole: no two parameters with one name, and the KFP 1.2 API server's 10,000-byte limit.
+Must not: import kfp. The plan is plain data that tables, kfp_build and submit all read.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from . import naming
+from .errors import Location, PipelineError, Problem, UsageError
+from .model import ParamType, Pipeline
+
+Scope = Literal["auto", "node", "pipeline"]
+SCOPES = ("auto", "node", "pipeline")
+# KFP 1.2's API server refuses a workflow whose spec.arguments.parameters marshal to more than
+# this many bytes (backend/src/common/util/consts.go MaxParameterBytes, template_util.go).
+MAX_PARAMETER_BYTES = 10_000
+_INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunParameter:
+    """One KFP run parameter: what the dashboard lists under "Run parameters".
+
+    `default` is the exact string of the file; `env_name` the env var it fills in each of
+    `node_ids`; `scope` is "pipeline" for a shared parameter and "node" for a per-node one,
+    `note` says why a parameter is per node.
+    """
+
+    name: str
+    type: ParamType
+    default: str
+    env_name: str
+    node_ids: tuple[str, ...]
+    scope: str
+    origin: str  # "env" (a node env var) or "elyra" (an Elyra pipeline parameter)
+    description: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Binding:
+    """Node `node_id` gets env var `env_name` from run parameter `param`."""
+
+    node_id: str
+    env_name: str
+    param: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParameterPlan:
+    """The run parameters (sorted by name), the env bindings per node, and the task names."""
+
+    pipeline_name: str
+    parameters: tuple[RunParameter, ...]
+    bindings: tuple[Binding, ...]
+    tasks: tuple[tuple[str, str], ...]  # (node id, task name) in file order
+    scope: str
+
+    def parameter(self, name: str) -> RunParameter:
+        """The parameter called `name` (KeyError if none)."""
+        for parameter in self.parameters:
+            if parameter.name == name:
+                return parameter
+        raise KeyError(name)
+
+    def task(self, node_id: str) -> str:
+        """The task (and template) name of a node."""
+        return dict(self.tasks)[node_id]
+
+    def bindings_of(self, node_id: str) -> tuple[Binding, ...]:
+        """A node's env bindings, in the order its env vars were written."""
+        return tuple(b for b in self.bindings if b.node_id == node_id)
+
+    def argument_bytes(self) -> int:
+        """Size of spec.arguments.parameters as the KFP 1.2 API server measures it."""
+        return go_json_size([{"name": p.name, "value": p.default} for p in self.parameters])
+
+    def to_json(self) -> dict[str, object]:
+        """A plain-JSON form for `t3qkfp params --json` and the golden plan files."""
+        labels = dict(self.tasks)
+        return {
+            "pipeline": self.pipeline_name,
+            "scope": self.scope,
+            "argument_bytes": self.argument_bytes(),
+            "parameters": [
+                {"name": p.name, "type": p.type.value, "default": p.default, "env_var": p.env_name,
+                 "scope": p.scope, "origin": p.origin, "tasks": [labels[n] for n in p.node_ids],
+                 **({"description": p.description} if p.description else {}),
+                 **({"note": p.note} if p.note else {})}
+                for p in self.parameters],
+            "tasks": [{"node_id": node_id, "task": task,
+                       "env": {b.env_name: b.param for b in self.bindings_of(node_id)}}
+                      for node_id, task in self.tasks],
+        }
+
+
+def infer_type(default: str) -> ParamType:
+    """Integer / Float / Bool only where the default reads back as exactly the same text.
+
+    `007`, `1e3`, `+1`, `.5`, `yes` stay String: a typed UI or client would rewrite them.
+    """
+    if _INTEGER.fullmatch(default):
+        return ParamType.INTEGER
+    if default in ("True", "False", "true", "false"):
+        return ParamType.BOOL
+    try:
+        number = float(default)
+    except ValueError:
+        return ParamType.STRING
+    if math.isfinite(number) and repr(number) == default:
+        return ParamType.FLOAT
+    return ParamType.STRING
+
+
+def go_json_size(value: object) -> int:
+    """Bytes of Go's json.Marshal of `value`: UTF-8, with <, >, &, U+2028/9 escaped to 6 bytes."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    extra = sum(text.count(ch) for ch in "<>&\u2028\u2029") * 5
+    return len(text.encode("utf-8", "surrogatepass")) + extra
+
+
+@dataclass(frozen=True, slots=True)
+class _Use:
+    node_id: str
+    env_name: str
+    default: str
+
+
+def plan(pipeline: Pipeline, *, scope: str = "auto") -> ParameterPlan:
+    """Decide every run parameter of a validated pipeline; PipelineError for conflicts and limits."""
+    if scope not in SCOPES:
+        raise UsageError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+    k8s_name = naming.pipeline_name(pipeline.name)
+    tasks = naming.task_names([(n.id, n.label) for n in pipeline.nodes], reserved={k8s_name})
+    labels = {n.id: n.label for n in pipeline.nodes}
+    problems: list[Problem] = []
+    params: list[RunParameter] = []
+    bindings: list[Binding] = []
+
+    elyra = {p.name: p for p in pipeline.parameters}
+    for parameter in pipeline.parameters:
+        users = tuple(n.id for n in pipeline.nodes if parameter.name in n.pipeline_parameters)
+        params.append(RunParameter(name=parameter.name, type=parameter.type, default=parameter.default,
+                                   env_name=parameter.name, node_ids=users, scope="pipeline",
+                                   origin="elyra", description=parameter.description))
+
+    chosen: dict[tuple[str, str], str] = {}
+    uses: dict[str, list[_Use]] = {}
+    for node in pipeline.nodes:
+        for env in node.env:
+            uses.setdefault(env.name, []).append(_Use(node.id, env.name, env.value))
+    for env_name, group in uses.items():
+        defaults = {use.default for use in group}
+        shared_name = naming.param_name_for_env(env_name)
+        taken = shared_name in elyra
+        if scope == "pipeline" and (len(defaults) > 1 or taken):
+            detail = ", ".join(f"'{labels[u.node_id]}' = {u.default!r}" for u in group)
+            why = (f"an Elyra pipeline parameter is already called {shared_name!r}" if taken
+                   else f"its defaults differ: {detail}")
+            problems.append(Problem(location=Location(file=pipeline.source, field=f"env var {env_name}"),
+                                    message=f"scope 'pipeline' needs one shared run parameter {shared_name!r}, but {why}",
+                                    hint="make the defaults equal, or use scope 'auto' or 'node'"))
+            continue
+        if scope == "pipeline" or (scope == "auto" and len(defaults) == 1 and not taken):
+            node_ids = tuple(u.node_id for u in group)
+            params.append(RunParameter(name=shared_name, type=infer_type(group[0].default),
+                                       default=group[0].default, env_name=env_name, node_ids=node_ids,
+                                       scope="pipeline", origin="env"))
+            chosen.update({(u.node_id, env_name): shared_name for u in group})
+            continue
+        note = ("forced per node" if scope == "node" else
+                "name taken by an Elyra pipeline parameter" if taken else
+                f"defaults differ between {len(group)} nodes")
+        for use in group:
+            name = naming.node_param_name(tasks[use.node_id], env_name)
+            params.append(RunParameter(name=name, type=infer_type(use.default), default=use.default,
+                                       env_name=env_name, node_ids=(use.node_id,), scope="node",
+                                       origin="env", note=note))
+            chosen[(use.node_id, env_name)] = name
+    # Bindings in file order (node by node, env vars as written), so containers list their env
+    # vars in the order the user wrote them.
+    for node in pipeline.nodes:
+        bindings.extend(Binding(node_id=node.id, env_name=e.name, param=chosen[(node.id, e.name)])
+                        for e in node.env if (node.id, e.name) in chosen)
+        bindings.extend(Binding(node_id=node.id, env_name=name, param=name)
+                        for name in node.pipeline_parameters if name in elyra)
+
+    problems.extend(_collisions(pipeline, params, labels))
+    params.sort(key=lambda p: p.name)
+    result = ParameterPlan(pipeline_name=k8s_name, parameters=tuple(params), bindings=tuple(bindings),
+                           tasks=tuple((n.id, tasks[n.id]) for n in pipeline.nodes), scope=scope)
+    if not problems:
+        problems.extend(_size(pipeline, result, labels))
+    if problems:
+        raise PipelineError(problems)
+    return result
+
+
+def _collisions(pipeline: Pipeline, params: list[RunParameter], labels: dict[str, str]) -> list[Problem]:
+    by_name: dict[str, list[RunParameter]] = {}
+    for parameter in params:
+        by_name.setdefault(parameter.name, []).append(parameter)
+    problems = []
+    for name, group in by_name.items():
+        if len(group) < 2:
+            continue
+        sources = "; ".join(
+            (f"Elyra pipeline parameter {p.env_name!r}" if p.origin == "elyra" else
+             f"env var {p.env_name!r} of " + ", ".join(f"'{labels[n]}'" for n in p.node_ids))
+            for p in group)
+        problems.append(Problem(location=Location(file=pipeline.source, field=f"run parameter {name}"),
+                                message=f"{len(group)} run parameters would be called {name!r}: {sources}",
+                                hint="rename one of the env vars or nodes"))
+    return problems
+
+
+def _size(pipeline: Pipeline, result: ParameterPlan, labels: dict[str, str]) -> list[Problem]:
+    size = result.argument_bytes()
+    if size <= MAX_PARAMETER_BYTES:
+        return []
+    biggest = sorted(result.parameters, key=lambda p: -go_json_size({"name": p.name, "value": p.default}))[:5]
+    listed = ", ".join(f"{p.name} ({go_json_size({'name': p.name, 'value': p.default})} bytes)" for p in biggest)
+    return [Problem(location=Location(file=pipeline.source, field="run parameters"),
+                    message=f"the run parameters take {size} bytes, more than the {MAX_PARAMETER_BYTES} "
+                            f"the KFP 1.2 API server accepts; biggest: {listed}",
+                    hint="shorten long defaults, or give nodes the same defaults so they share parameters")]
