@@ -49,8 +49,9 @@ def to_workflow(pipeline_func: Callable[[], None], params_list: list[Any], *, na
     from kfp.compiler import Compiler
 
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        # kfp 1.2's compiler trips its own (Pending)DeprecationWarnings on ContainerOp proxies
+        # and FutureWarnings about components; none of them is about the user's pipeline.
+        warnings.simplefilter("ignore")
         workflow = Compiler()._create_workflow(pipeline_func, pipeline_name=name,
                                                pipeline_description=description or None,
                                                params_list=params_list)

@@ -80,8 +80,9 @@ def _container_op(dsl: Any, k8s: Any, node: Node, task: str, plan: ParameterPlan
                   params: dict[str, Any], storage: StorageConfig, archive: NodeBuild,
                   inputs_from: tuple[str, ...], command: list[str]) -> Any:
     with warnings.catch_warnings():
-        # kfp 1.2 warns on every ContainerOp that reusable components are preferred.
-        warnings.filterwarnings("ignore", category=FutureWarning)
+        # kfp 1.2 warns on every ContainerOp that reusable components are preferred, and its
+        # ContainerOp proxies raise PendingDeprecationWarnings: kfp's business, not the user's.
+        warnings.simplefilter("ignore")
         op = dsl.ContainerOp(
             name=task, image=node.runtime_image, command=list(command),
             file_outputs={"mlpipeline-ui-metadata": nodespec.UI_METADATA_PATH,

@@ -9,6 +9,7 @@ Must not: import kfp. The plan is plain data that tables, kfp_build and submit a
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ SCOPES = ("auto", "node", "pipeline")
 # KFP 1.2's API server refuses a workflow whose spec.arguments.parameters marshal to more than
 # this many bytes (backend/src/common/util/consts.go MaxParameterBytes, template_util.go).
 MAX_PARAMETER_BYTES = 10_000
+logger = logging.getLogger("t3qkfp")
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
 
 
@@ -149,6 +151,11 @@ def plan(pipeline: Pipeline, *, scope: str = "auto") -> ParameterPlan:
     elyra = {p.name: p for p in pipeline.parameters}
     for parameter in pipeline.parameters:
         users = tuple(n.id for n in pipeline.nodes if parameter.name in n.pipeline_parameters)
+        if not users:
+            # As in Elyra, a parameter no node receives is not rendered (it could change nothing).
+            logger.warning("%s: pipeline parameter %r is not used by any node; it is not a run parameter",
+                           pipeline.source, parameter.name)
+            continue
         params.append(RunParameter(name=parameter.name, type=parameter.type, default=parameter.default,
                                    env_name=parameter.name, node_ids=users, scope="pipeline",
                                    origin="elyra", description=parameter.description))
