@@ -66,7 +66,7 @@ def build(pipeline: Pipeline, plan: ParameterPlan, storage: StorageConfig,
         ops: dict[str, Any] = {}
         for node in pipeline.nodes:
             task = plan.task(node.id)
-            inputs_from = tuple(plan.task(a) for a in ancestors[node.id] if a in with_outputs)
+            inputs_from = tuple(sorted(plan.task(a) for a in ancestors[node.id] if a in with_outputs))
             ops[node.id] = _container_op(dsl, k8s, node, task, plan, params, storage,
                                          archives[node.id], inputs_from, command)
         for node in pipeline.nodes:

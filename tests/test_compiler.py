@@ -1,0 +1,147 @@
+"""compile(): input forms, determinism, package formats, atomic writes, names kfp keeps unchanged."""
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+import t3qkfp
+from conftest import ROOT
+from t3qkfp import argo_emit, naming
+from t3qkfp.compiler import compile_pipeline
+from t3qkfp.storage import StorageConfig
+from workflow_checks import go_unsafe_scalars
+
+EXAMPLE = ROOT / "examples" / "churn" / "churn.pipeline"
+EXAMPLE_V3 = ROOT / "examples" / "churn" / "churn-elyra2.pipeline"
+STORAGE = StorageConfig()
+
+
+def compiled_yaml(source, **kwargs) -> str:
+    return compile_pipeline(source, storage=STORAGE, deterministic=True, **kwargs).yaml
+
+
+def test_every_input_form_gives_the_same_workflow():
+    text = EXAMPLE.read_text()
+    expected = t3qkfp.compile(EXAMPLE, storage=STORAGE, deterministic=True)
+    assert t3qkfp.compile(str(EXAMPLE), storage=STORAGE, deterministic=True) == expected
+    base = {"base_dir": EXAMPLE.parent, "storage": STORAGE, "deterministic": True}
+    assert t3qkfp.compile(text, **base) == expected
+    assert t3qkfp.compile(text.encode(), **base) == expected
+    assert t3qkfp.compile(json.loads(text), **base) == expected
+
+
+def test_both_example_formats_give_the_same_run_parameters():
+    new = compile_pipeline(EXAMPLE, storage=STORAGE, deterministic=True)
+    old = compile_pipeline(EXAMPLE_V3, storage=STORAGE, deterministic=True)
+    assert new.workflow["spec"]["arguments"] == old.workflow["spec"]["arguments"]
+    assert new.plan.bindings == old.plan.bindings
+
+
+def test_output_is_byte_identical_across_processes_and_hash_seeds(tmp_path):
+    script = ("import sys, t3qkfp; from t3qkfp.storage import StorageConfig;"
+              "c = t3qkfp.compile_pipeline(sys.argv[1], storage=StorageConfig(), deterministic=True);"
+              "sys.stdout.write(c.yaml)")
+    outputs = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        result = subprocess.run([sys.executable, "-c", script, str(EXAMPLE)], env=env, check=True,
+                                capture_output=True, text=True, cwd=tmp_path)
+        outputs.add(result.stdout)
+    assert len(outputs) == 1
+    assert outputs == {compiled_yaml(EXAMPLE)}
+
+
+def test_node_order_in_the_file_does_not_change_the_output():
+    document = json.loads(EXAMPLE.read_text())
+    shuffled = copy.deepcopy(document)
+    shuffled["pipelines"][0]["nodes"].reverse()
+    assert compiled_yaml(shuffled, base_dir=EXAMPLE.parent) == compiled_yaml(document, base_dir=EXAMPLE.parent)
+
+
+def test_non_deterministic_mode_stamps_the_compilation_time_like_kfp():
+    workflow = t3qkfp.compile(EXAMPLE, storage=STORAGE)
+    assert argo_emit.COMPILATION_TIME in workflow["metadata"]["annotations"]
+    assert argo_emit.COMPILATION_TIME not in t3qkfp.compile(EXAMPLE, storage=STORAGE, deterministic=True)["metadata"]["annotations"]
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".yml", ".zip", ".tar.gz", ".tgz"])
+def test_package_formats_hold_the_same_yaml_and_are_reproducible(tmp_path, suffix):
+    text = compiled_yaml(EXAMPLE)
+    first = tmp_path / f"a{suffix}"
+    second = tmp_path / f"b{suffix}"
+    t3qkfp.compile(EXAMPLE, first, storage=STORAGE, deterministic=True)
+    t3qkfp.compile(EXAMPLE, second, storage=STORAGE, deterministic=True)
+    assert first.read_bytes() == second.read_bytes()
+    data = first.read_bytes()
+    if suffix.endswith(("yaml", "yml")):
+        content = data.decode()
+    elif suffix == ".zip":
+        content = zipfile.ZipFile(io.BytesIO(data)).read("pipeline.yaml").decode()
+    else:
+        content = tarfile.open(fileobj=io.BytesIO(data)).extractfile("pipeline.yaml").read().decode()
+    assert content == text
+
+
+def test_unknown_package_suffix_is_a_usage_error(tmp_path):
+    with pytest.raises(t3qkfp.UsageError, match="must end with one of"):
+        t3qkfp.compile(EXAMPLE, tmp_path / "out.json", storage=STORAGE)
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_a_failed_compile_leaves_an_existing_output_intact(tmp_path):
+    target = tmp_path / "churn.yaml"
+    target.write_text("previous content\n")
+    broken = json.loads(EXAMPLE.read_text())
+    broken["pipelines"][0]["nodes"][0]["app_data"]["component_parameters"]["filename"] = "missing.ipynb"
+    with pytest.raises(t3qkfp.PipelineError, match="missing.ipynb"):
+        t3qkfp.compile(broken, target, base_dir=EXAMPLE.parent, storage=STORAGE)
+    assert target.read_text() == "previous content\n"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_task_and_parameter_names_are_fixed_points_of_kfp_and_the_client():
+    from kfp.compiler._k8s_helper import sanitize_k8s_name
+    from kfp.components._naming import _sanitize_python_function_name
+
+    rng = random.Random(7)
+    alphabet = "abcXYZ019 -_.!é데이터😀"
+    labels = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80))) for _ in range(400)]
+    names = naming.task_names([(f"id-{i}", label) for i, label in enumerate(labels)])
+    assert len(set(names.values())) == len(labels)
+    for name in names.values():
+        assert naming.TASK_NAME.fullmatch(name), name
+        assert sanitize_k8s_name(name) == name
+        assert _sanitize_python_function_name(name).replace("_", "-") == name
+    for env in ("LEARNING_RATE", "_SEED", "a", "x1_y2", "Z"):
+        for name in (naming.param_name_for_env(env), naming.node_param_name("load-data", env)):
+            assert naming.is_param_name(name)
+            assert sanitize_k8s_name(name, allow_capital_underscore=True) == name
+
+
+def test_task_names_are_stable_when_other_nodes_change():
+    before = naming.task_names([("a", "Train"), ("b", "Evaluate")])
+    after = naming.task_names([("c", "Load"), ("a", "Train"), ("b", "Evaluate")])
+    assert before["a"] == after["a"] and before["b"] == after["b"]
+
+
+def test_go_safe_yaml_round_trips_tricky_strings():
+    rng = random.Random(11)
+    pieces = ["", "1e3", "08", "0o17", "y", "N", "on", "Off", "null", "~", ".5", "-1", "+1", " x", "x ",
+              "a: b", "#c", "- d", "'q'", '"q"', "\\", "\n", "line\nline", "\t", "é", "😀", "\u2028", "\x85",
+              "{", "}", "[", "]", ",", "&a", "*a", "!t", "%", "@", "`", "|", ">", "?", "=", "<<", "0x1F"]
+    values = pieces + ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 4))) for _ in range(3000)]
+    document = {"spec": {"arguments": {"parameters": [{"name": f"p{i}", "value": v} for i, v in enumerate(values)]}}}
+    text = argo_emit.dump_yaml(document)
+    assert yaml.safe_load(text) == document
+    assert go_unsafe_scalars(text) == []
