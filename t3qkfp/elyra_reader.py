@@ -324,7 +324,7 @@ class _Reader:
             return None
         node_type = raw.get("type", "execution_node")
         app = raw.get("app_data") if isinstance(raw.get("app_data"), dict) else {}
-        label = self._label(app, version)
+        label = self._label(app)
         where = {"node_id": node_id, "label": label}
         if node_type == "binding":
             return None  # pipeline-flow's port nodes of supernodes: they carry nothing to run
@@ -398,10 +398,11 @@ class _Reader:
             parents=self._links(raw, where),
         )
 
-    def _label(self, app: dict[str, Any], version: int) -> str:
+    def _label(self, app: dict[str, Any]) -> str:
         ui = app.get("ui_data") if isinstance(app.get("ui_data"), dict) else {}
-        candidates = (app.get("label"), ui.get("label")) if version >= 4 else (ui.get("label"), app.get("label"))
-        for value in candidates:
+        # Elyra reads ui_data.label first and app_data.label (3.x+) second
+        # (elyra v3.15.0 pipeline_definition.py Node.label; v2.2.4 parser.py).
+        for value in (ui.get("label"), app.get("label")):
             if isinstance(value, str) and value.strip():
                 return value
         return ""
