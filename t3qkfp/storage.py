@@ -18,13 +18,15 @@ import gzip
 import hashlib
 import io
 import os
+import sys
 import tarfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping, TextIO
+from urllib.parse import urlsplit
 
-from .errors import Location, Problem, UsageError
+from .errors import Location, PipelineError, Problem, StorageError, UsageError
 from .model import Node, Pipeline
 
 # The MinIO that Kubeflow Pipelines installs: service, bucket and the secret its pods use
@@ -241,3 +243,240 @@ def build_archive(pipeline: Pipeline, node: Node, members: tuple[str, ...]) -> A
     data = buffer.getvalue()
     return Archive(node_id=node.id, members=members, data=data,
                    sha256=hashlib.sha256(data).hexdigest())
+
+
+# --- uploading (never called by compile) -------------------------------------------------------
+
+ACCESS_KEY_ENV = "AWS_ACCESS_KEY_ID"
+SECRET_KEY_ENV = "AWS_SECRET_ACCESS_KEY"
+_CREDENTIAL_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied",
+                     "InvalidSecurity", "ExpiredToken", "InvalidToken"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Credentials:
+    """Object storage keys of the machine that uploads; never written into a workflow."""
+
+    access_key: str
+    secret_key: str
+
+    def __repr__(self) -> str:
+        # Redacted: a repr ends up in logs and tracebacks (reliability.md §5.3 rule 4).
+        return f"Credentials(access_key={self.access_key[:4]}…, secret_key=<{len(self.secret_key)} chars>)"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Credentials":
+        """AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or a StorageError saying which is missing."""
+        env = os.environ if env is None else env
+        missing = [v for v in (ACCESS_KEY_ENV, SECRET_KEY_ENV) if not env.get(v)]
+        if missing:
+            raise StorageError(f"{' and '.join(missing)} not set: set the object storage keys of the "
+                               "bucket in these env vars (or pass them as arguments) to upload")
+        return cls(access_key=env[ACCESS_KEY_ENV], secret_key=env[SECRET_KEY_ENV])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UploadResult:
+    """One node archive: where it went and whether this call wrote it (False: already there)."""
+
+    node_id: str
+    label: str
+    key: str
+    size: int
+    uploaded: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExpectedObject:
+    """An object a compiled workflow reads: for users who copy files by other means."""
+
+    endpoint: str
+    bucket: str
+    key: str
+    sha256: str
+    tasks: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}  sha256={self.sha256}  nodes={','.join(self.tasks)}"
+
+
+def make_client(config: StorageConfig, credentials: Credentials) -> Any:
+    """A minio client with short connect timeouts and few retries.
+
+    minio's default pool retries five times with back-off, which turns an unreachable endpoint
+    into a long silent wait; two quick retries still ride over a transient blip.
+    """
+    import minio
+    import urllib3
+
+    url = urlsplit(config.endpoint)
+    http = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=5, read=120),
+        retries=urllib3.Retry(total=2, connect=1, backoff_factor=0.2,
+                              status_forcelist=[500, 502, 503, 504]))
+    return minio.Minio(url.netloc + url.path.rstrip("/"), access_key=credentials.access_key,
+                       secret_key=credentials.secret_key, secure=url.scheme == "https",
+                       region=config.region, http_client=http)
+
+
+def storage_error(exc: Exception, config: StorageConfig, action: str) -> StorageError:
+    """One clear message per cause: credentials, missing bucket, unreachable endpoint, other."""
+    from minio.error import S3Error
+
+    where = f"{config.endpoint} (bucket {config.bucket!r})"
+    if isinstance(exc, S3Error):
+        if exc.code in _CREDENTIAL_CODES or exc.response.status == 403:
+            return StorageError(f"{action}: object storage at {where} refused the credentials "
+                                f"({exc.code}); check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY")
+        if exc.code == "NoSuchBucket":
+            return StorageError(f"{action}: bucket {config.bucket!r} does not exist at {config.endpoint}; "
+                                "create it, or pass --create-bucket / create_bucket=True")
+        return StorageError(f"{action}: object storage at {where} answered {exc.code}: {exc.message}")
+    text = str(exc)
+    reason = getattr(exc, "reason", None)
+    if reason is not None:
+        text = str(reason)
+    return StorageError(f"{action}: cannot reach the object storage endpoint {config.endpoint}: {text}")
+
+
+def _storage_call(config: StorageConfig, action: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run one minio call, turning every failure into a StorageError (minio has no common base)."""
+    from minio.error import MinioException
+    import urllib3
+
+    try:
+        return func(*args, **kwargs)
+    except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+        raise storage_error(exc, config, action) from None
+
+
+def ensure_bucket(client: Any, config: StorageConfig, *, create: bool = False) -> None:
+    """Check the bucket exists (and that the keys work); create it only when asked."""
+    exists = _storage_call(config, "checking the bucket", client.bucket_exists, config.bucket)
+    if exists:
+        return
+    if not create:
+        raise StorageError(f"bucket {config.bucket!r} does not exist at {config.endpoint}; create it, "
+                           "or pass --create-bucket (API: create_bucket=True)")
+    _storage_call(config, "creating the bucket", client.make_bucket, config.bucket)
+
+
+def upload(pipeline_json_or_model: Any, *, config: StorageConfig | None = None,
+           base_dir: str | os.PathLike[str] | None = None, credentials: Credentials | None = None,
+           access_key: str | None = None, secret_key: str | None = None,
+           create_bucket: bool = False, progress: TextIO | None = None) -> list[UploadResult]:
+    """Build every node's archive and put it into the bucket; existing keys are skipped.
+
+    Keys are content hashes, so an object that exists is already right and uploading again is a
+    no-op. One progress line per archive goes to `progress` (default stderr). Credentials come
+    from `credentials`, else `access_key`/`secret_key`, else AWS_ACCESS_KEY_ID /
+    AWS_SECRET_ACCESS_KEY. Raises PipelineError for unusable node files, StorageError otherwise.
+    """
+    pipeline = _pipeline(pipeline_json_or_model, base_dir)
+    config = config or StorageConfig.resolve()
+    if credentials is None:
+        credentials = (Credentials(access_key=access_key, secret_key=secret_key)
+                       if access_key and secret_key else Credentials.from_env())
+    archives: list[tuple[Node, Archive]] = []
+    problems: list[Problem] = []
+    for node in pipeline.nodes:
+        members, found = node_files(pipeline, node)
+        problems.extend(found)
+        if not found:
+            archives.append((node, build_archive(pipeline, node, members)))
+    if problems:
+        raise PipelineError(problems)
+    return put_archives(archives, config=config, credentials=credentials,
+                        create_bucket=create_bucket, progress=progress)
+
+
+def put_archives(archives: list[tuple[Node, Archive]], *, config: StorageConfig,
+                 credentials: Credentials, create_bucket: bool = False,
+                 progress: TextIO | None = None) -> list[UploadResult]:
+    """Upload already built archives (e.g. those of a compilation), skipping existing keys."""
+    import urllib3
+    from minio.error import MinioException, S3Error
+
+    out = progress if progress is not None else sys.stderr
+    client = make_client(config, credentials)
+    ensure_bucket(client, config, create=create_bucket)
+    results: list[UploadResult] = []
+    for index, (node, archive) in enumerate(archives, 1):
+        key = archive.key(config)
+        action = f"uploading the archive of node {node.label!r}"
+        try:
+            client.stat_object(config.bucket, key)
+            exists = True
+        except S3Error as exc:
+            if exc.code not in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
+                raise storage_error(exc, config, action) from None
+            exists = False
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise storage_error(exc, config, action) from None
+        if not exists:
+            _storage_call(config, action, client.put_object, config.bucket, key,
+                          io.BytesIO(archive.data), len(archive.data),
+                          content_type="application/gzip")
+        state = "already there" if exists else "uploaded"
+        print(f"t3qkfp: [{index}/{len(archives)}] {state}: s3://{config.bucket}/{key} "
+              f"(node {node.label!r}, {_size(len(archive.data))})", file=out, flush=True)
+        results.append(UploadResult(node_id=node.id, label=node.label, key=key,
+                                    size=len(archive.data), uploaded=not exists))
+    return results
+
+
+def _pipeline(pipeline_json_or_model: Any, base_dir: str | os.PathLike[str] | None) -> Pipeline:
+    if isinstance(pipeline_json_or_model, Pipeline):
+        return pipeline_json_or_model
+    from .elyra_reader import load
+    return load(pipeline_json_or_model, base_dir=base_dir)
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB" if n < 1024 ** 2 else f"{n / 1024 ** 2:.1f} MiB"
+
+
+def download_prefix(config: StorageConfig, credentials: Credentials, key_prefix: str,
+                    dest: str | os.PathLike[str]) -> list[Path]:
+    """Copy every object under `key_prefix` into `dest` (same relative paths); for run results.
+
+    Keys leaving `dest` (absolute, `..`) are skipped: the bucket is not trusted more than an archive.
+    """
+    client = make_client(config, credentials)
+    dest_path = Path(dest)
+    written: list[Path] = []
+    prefix = key_prefix.rstrip("/") + "/"
+    objects = _storage_call(config, "listing run results",
+                            lambda: list(client.list_objects(config.bucket, prefix=prefix, recursive=True)))
+    for obj in objects:
+        rel = obj.object_name[len(prefix):]
+        if not _plain_relative(rel):
+            continue
+        target = dest_path / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _storage_call(config, f"downloading {obj.object_name}", client.fget_object,
+                      config.bucket, obj.object_name, str(target))
+        written.append(target)
+    return written
+
+
+def expected_objects(workflow: Mapping[str, Any]) -> list[ExpectedObject]:
+    """The node archives a compiled workflow reads, from the T3QKFP_NODE env of its containers.
+
+    Works on any compiled YAML (read back with yaml.safe_load), so `t3qkfp compile
+    --list-objects` and users copying files by hand see exactly what the pods will ask for.
+    """
+    from .nodespec import NODE_ENV, decode
+
+    found: dict[tuple[str, str, str], tuple[str, list[str]]] = {}
+    for template in workflow.get("spec", {}).get("templates", []):
+        for env in (template.get("container") or {}).get("env", []) or []:
+            if env.get("name") != NODE_ENV or "value" not in env:
+                continue
+            spec = decode(env["value"])
+            storage, archive = spec["storage"], spec["archive"]
+            ident = (storage["endpoint"], storage["bucket"], archive["key"])
+            entry = found.setdefault(ident, (archive["sha256"], []))
+            entry[1].append(str(spec["task"]))
+    return [ExpectedObject(endpoint=e, bucket=b, key=k, sha256=sha, tasks=tuple(sorted(tasks)))
+            for (e, b, k), (sha, tasks) in sorted(found.items())]

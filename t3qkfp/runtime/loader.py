@@ -23,7 +23,7 @@ def s3(m,key,body=b""):
  h="host:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\n"%(u.netloc,y,t);n="host;x-amz-content-sha256;x-amz-date"
  c=d+"/"+g+"/s3/aws4_request";k=M(M(M(M(("AWS4"+z).encode(),d),g),"s3"),"aws4_request")
  s=hmac.new(k,("AWS4-HMAC-SHA256\n%s\n%s\n"%(t,c)+H(("%s\n%s\n\n%s\n%s\n%s"%(m,p,h,n,y)).encode())).encode(),hashlib.sha256).hexdigest()
- r=U.Request(u.scheme+"://"+u.netloc+p,body if m=="PUT" else None,{"x-amz-date":t,"x-amz-content-sha256":y,"Authorization":"AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s"%(a,c,n,s)},method=m)
+ r=U.Request(u.scheme+"://"+u.netloc+p,body if m=="PUT" else None,{"Content-Type":"application/octet-stream","x-amz-date":t,"x-amz-content-sha256":y,"Authorization":"AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s"%(a,c,n,s)},method=m)
  try:
   with U.urlopen(r,timeout=60) as f:return f.read()
  except U.HTTPError as x:

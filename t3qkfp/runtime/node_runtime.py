@@ -1,0 +1,371 @@
+"""The node runtime helper: runs one Elyra node inside its container (stdlib only).
+
+It travels inside every node archive as `.t3qkfp/node_runtime.py`; the constant loader
+(runtime/loader.py) verifies the archive's sha256, then execs this file in its own globals and
+calls `node_main(spec, archive_bytes)`. The helper therefore uses the loader's `s3(method, key,
+body)` request function and its `E` exception instead of carrying a second S3 client: one
+signing implementation, exercised by every node.
+
+Steps, each failing with one clear message and a non-zero exit:
+  1. refuse env values that still hold an Argo placeholder (a run parameter Argo left unfilled);
+  2. unpack the archive into the working folder, checking every member by hand;
+  3. download the declared outputs of the ancestor nodes (`inputs_from`) into the node's folder;
+  4. run the notebook (papermill's API), Python script or R script from an argv list, with the
+     run parameters visible only as the env vars the container already has;
+  5. upload the executed notebook / script log (also on failure, as Elyra does) and the
+     declared outputs plus a manifest listing them;
+  6. always write KFP's UI metadata and metrics files, which the workflow declares as output
+     artifacts (Argo fails the pod when they are missing).
+Must not: import anything outside the standard library at module level (papermill is imported
+only for notebooks), use a shell, or print credentials.
+"""
+from __future__ import annotations
+
+import glob
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+from typing import Any, Callable
+
+# Provided by the loader's globals when run in a pod; named here for readers and linters.
+#   s3(method: str, key: str, body: bytes = b"") -> bytes   raises E(message) on any failure
+#   E: the loader's exception class
+RUNTIME_DIR = ".t3qkfp"
+UI_METADATA = "mlpipeline-ui-metadata.json"
+METRICS = "mlpipeline-metrics.json"
+LEFTOVERS = ("{{inputs.parameters.", "{{workflow.")  # Argo placeholders that must be gone
+
+
+class NodeFailure(Exception):
+    """A failure of this node whose message is the whole story (no traceback needed)."""
+
+
+def node_main(spec: dict[str, Any], archive: bytes, request: Callable[..., bytes] | None = None,
+              error: type[Exception] | None = None) -> int:
+    """Run the node; return the process exit code. Prints one `t3qkfp: ...` line on failure.
+
+    `request` / `error` default to the loader's `s3` / `E`; tests may pass their own.
+    """
+    request = request or globals()["s3"]
+    error = error or globals()["E"]
+    node = _Node(spec, request)
+    try:
+        node.run(archive)
+    except (NodeFailure, error) as exc:  # type: ignore[misc]
+        _say(f"node {spec.get('label')!r} failed: {exc}")
+        return 1
+    finally:
+        try:
+            node.write_kfp_metadata()
+        except Exception as exc:  # the metadata must never hide the real failure
+            _say(f"warning: could not write KFP metadata files: {exc}")
+    _say(f"node {spec.get('label')!r} succeeded")
+    return 0
+
+
+def _say(text: str) -> None:
+    sys.stdout.flush()
+    print(f"t3qkfp: {text}", file=sys.stderr, flush=True)
+
+
+class _Node:
+    """One node's run: paths, keys and the steps of the module docstring."""
+
+    def __init__(self, spec: dict[str, Any], request: Callable[..., bytes]):
+        self.spec = spec
+        self.request = request
+        self.root = os.path.realpath(os.getcwd())
+        self.file = spec["file"]
+        self.folder = os.path.join(self.root, os.path.dirname(self.file))
+        self.run_id = os.environ.get("T3QKFP_RUN_ID", "")
+        self.metadata_dir = os.environ.get("T3QKFP_METADATA_DIR") or "/tmp"
+        self.uploaded: list[str] = []
+        self.started = False
+
+    # --- object keys -------------------------------------------------------------------------
+    def key(self, *parts: str) -> str:
+        """Same layout as t3qkfp.storage: <prefix>/runs/<run id>/<task>/..."""
+        prefix = self.spec["storage"]["prefix"]
+        return "/".join(p.strip("/") for p in (prefix, *parts) if p.strip("/"))
+
+    def task_key(self, task: str, *parts: str) -> str:
+        return self.key("runs", self.run_id, task, *parts)
+
+    def location(self) -> str:
+        storage = self.spec["storage"]
+        return f"s3://{storage['bucket']}/{self.task_key(self.spec['task'])}/ at {storage['endpoint']}"
+
+    # --- steps --------------------------------------------------------------------------------
+    def run(self, archive: bytes) -> None:
+        check_environment(os.environ)
+        if not self.run_id or "{" in self.run_id:
+            raise NodeFailure("env var T3QKFP_RUN_ID is not set to the run id "
+                              f"(got {self.run_id!r}); the workflow must set it to the workflow uid")
+        print(f"t3qkfp: node {self.spec['label']!r} ({self.spec['task']}): {self.spec['kind']} {self.file}, "
+              f"run {self.run_id}", flush=True)
+        safe_extract(archive, self.root)
+        self.download_inputs()
+        self.started = True
+        self.execute()
+        self.upload_outputs()
+
+    def download_inputs(self) -> None:
+        """Each ancestor's manifest, then the files it lists, at the same relative paths."""
+        for task in self.spec.get("inputs_from", []):
+            raw = self.request("GET", self.task_key(task, "manifest.json"))
+            try:
+                files = json.loads(raw.decode("utf-8"))["files"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise NodeFailure(f"the output manifest of node {task!r} is unreadable: {exc}") from None
+            for rel in files:
+                target = contained_path(self.folder, rel)
+                if target is None:
+                    raise NodeFailure(f"node {task!r} lists output {rel!r}, which leaves the node folder")
+                data = self.request("GET", self.task_key(task, "outputs", rel))
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "wb") as out:
+                    out.write(data)
+                print(f"t3qkfp: input {rel} from node {task} ({len(data)} bytes)", flush=True)
+
+    def execute(self) -> None:
+        path = os.path.join(self.root, self.file)
+        if not os.path.isfile(path):
+            raise NodeFailure(f"{self.file} is not in the node archive")
+        kind = self.spec["kind"]
+        if kind == "notebook":
+            self.run_notebook(path)
+        elif kind == "python":
+            self.run_program([sys.executable, path], "Python script")
+        elif kind == "r":
+            rscript = shutil.which("Rscript")
+            if rscript is None:
+                raise NodeFailure("Rscript is not on PATH in this image; R nodes need an image with R installed")
+            self.run_program([rscript, path], "R script")
+        else:
+            raise NodeFailure(f"unknown node kind {kind!r}")
+
+    def run_notebook(self, path: str) -> None:
+        try:
+            import logging
+            import papermill
+            from papermill.exceptions import PapermillExecutionError
+        except ImportError as exc:
+            raise NodeFailure(f"papermill is not installed in this image ({exc}); notebook nodes need an "
+                              "image with papermill and a Jupyter kernel (e.g. pip install papermill ipykernel)") from None
+        logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+        name = os.path.basename(path)
+        executed = os.path.join(self.folder, f".{name}.t3qkfp-executed.ipynb")
+        kernel = notebook_kernel(path)
+        failure: str | None = None
+        try:
+            papermill.execute_notebook(path, executed, kernel_name=kernel, cwd=self.folder,
+                                       log_output=True, progress_bar=False, parameters=None)
+        except PapermillExecutionError as exc:
+            trace = strip_ansi("\n".join(exc.traceback))
+            failure = f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}\n{trace}"
+        except Exception as exc:
+            failure = f"papermill could not run {name}: {type(exc).__name__}: {strip_ansi(str(exc))}"
+        if os.path.isfile(executed):
+            with open(executed, "rb") as fh:
+                self.upload(self.task_key(self.spec["task"], name), fh.read(), f"executed notebook {name}")
+        if failure is not None:
+            raise NodeFailure(failure)
+
+    def run_program(self, argv: list[str], what: str) -> None:
+        """Run from an argv list (no shell), stream its output and keep it as the node log."""
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        log = io.BytesIO()
+        proc = subprocess.Popen(argv, cwd=self.folder, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            sys.stdout.buffer.write(line)
+            sys.stdout.flush()
+        code = proc.wait()
+        name = os.path.basename(self.file)
+        self.upload(self.task_key(self.spec["task"], f"{name}.log"), log.getvalue(), f"log of {name}")
+        if code != 0:
+            tail = log.getvalue().decode("utf-8", "replace").rstrip().splitlines()[-15:]
+            raise NodeFailure(f"{what} {name} exited with code {code}; last lines:\n" + "\n".join(tail))
+
+    def upload_outputs(self) -> None:
+        """Declared outputs → outputs/<path> plus manifest.json; a pattern matching nothing fails."""
+        files: list[str] = []
+        for pattern in self.spec.get("outputs", []):
+            matched = output_files(self.folder, pattern)
+            if not matched:
+                raise NodeFailure(f"declared output {pattern!r} matches no file in the node folder "
+                                  f"{os.path.relpath(self.folder, self.root) or '.'} after the run")
+            for rel in matched:
+                if rel not in files:
+                    files.append(rel)
+        for rel in files:
+            with open(os.path.join(self.folder, rel), "rb") as fh:
+                self.upload(self.task_key(self.spec["task"], "outputs", rel), fh.read(), f"output {rel}")
+        manifest = {"version": 1, "task": self.spec["task"], "files": files}
+        self.upload(self.task_key(self.spec["task"], "manifest.json"),
+                    json.dumps(manifest, indent=1).encode("utf-8"), "output manifest")
+
+    def upload(self, key: str, data: bytes, what: str) -> None:
+        self.request("PUT", key, data)
+        self.uploaded.append(key)
+        print(f"t3qkfp: uploaded {what} ({len(data)} bytes)", flush=True)
+
+    def write_kfp_metadata(self) -> None:
+        """KFP's two artifact files: the node's own (merged) or minimal valid ones."""
+        os.makedirs(self.metadata_dir, exist_ok=True)
+        pointer = {"type": "markdown", "storage": "inline",
+                   "source": f"# {self.spec.get('label')}\n\nFiles of this node (outputs, executed "
+                             f"notebook or log): `{self.location()}`"}
+        ui: dict[str, Any] = {"outputs": []}
+        own = self._node_json(UI_METADATA)
+        if isinstance(own, dict) and isinstance(own.get("outputs"), list):
+            ui["outputs"].extend(own["outputs"])
+        ui["outputs"].append(pointer)
+        metrics = self._node_json(METRICS)
+        if not (isinstance(metrics, dict) and isinstance(metrics.get("metrics"), list)):
+            metrics = {"metrics": []}
+        for name, data in ((UI_METADATA, ui), (METRICS, metrics)):
+            with open(os.path.join(self.metadata_dir, name), "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=1)
+
+    def _node_json(self, name: str) -> Any:
+        path = os.path.join(self.folder, name)
+        if not self.started or not os.path.isfile(path):
+            return None
+        try:
+            with open(path, encoding="utf-8") as fh:
+                return json.load(fh)
+        except (OSError, ValueError) as exc:
+            _say(f"warning: ignoring {name} written by the node: {exc}")
+            return None
+
+
+def check_environment(environ: dict[str, str] | os._Environ[str]) -> None:
+    """Fail when an env value still holds an Argo placeholder.
+
+    Argo leaves `{{inputs.parameters.x}}` literally in place when a value typed at run time
+    holds an unbalanced `{{` (it swallows the next placeholder); running the code with that
+    text would be silently wrong.
+    """
+    bad = sorted(name for name, value in environ.items() if any(t in value for t in LEFTOVERS))
+    if bad:
+        raise NodeFailure(f"env var(s) {', '.join(bad)} still contain an unresolved Argo placeholder "
+                          "('{{inputs.parameters.' or '{{workflow.'); a run parameter value "
+                          "probably contains '{{' or '}}', which Argo cannot carry")
+
+
+def safe_extract(archive: bytes, root: str) -> list[str]:
+    """Unpack regular files and folders into `root`, checking every member by hand.
+
+    Refused: absolute names, `..` parts, backslashes, any link, device or fifo member, and
+    any destination whose real path (after existing symlinks) leaves `root`. tarfile's own
+    filters differ across Python patch releases, so they are not relied on.
+    """
+    root = os.path.realpath(root)
+    written: list[str] = []
+    try:
+        tar = tarfile.open(fileobj=io.BytesIO(archive), mode="r:*")
+    except tarfile.TarError as exc:
+        raise NodeFailure(f"the node archive is not a readable tar.gz: {exc}") from None
+    with tar:
+        members = tar.getmembers()
+        for member in members:
+            name = member.name
+            problem = _member_problem(member)
+            if problem:
+                raise NodeFailure(f"refusing the node archive: member {name!r} {problem}")
+        for member in members:
+            name = member.name.rstrip("/")
+            if name == RUNTIME_DIR or name.startswith(RUNTIME_DIR + "/"):
+                continue
+            target = contained_path(root, name)
+            if target is None:
+                raise NodeFailure(f"refusing the node archive: member {name!r} would land outside {root}")
+            if member.isdir():
+                os.makedirs(target, exist_ok=True)
+                continue
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if os.path.lexists(target) and (os.path.islink(target) or not os.path.isfile(target)):
+                raise NodeFailure(f"refusing to overwrite {name!r}: it exists and is not a regular file")
+            source = tar.extractfile(member)
+            assert source is not None
+            with open(target, "wb") as out:
+                shutil.copyfileobj(source, out)
+            os.chmod(target, 0o755 if member.mode & 0o111 else 0o644)
+            written.append(name)
+    return written
+
+
+def _member_problem(member: tarfile.TarInfo) -> str | None:
+    name = member.name
+    parts = name.split("/")
+    if not name or name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return "has an absolute path"
+    if "\\" in name or "\x00" in name:
+        return "has a backslash or NUL in its name"
+    if ".." in parts:
+        return "contains '..'"
+    if member.issym() or member.islnk():
+        return f"is a link (to {member.linkname!r}); t3qkfp archives hold only regular files"
+    if not (member.isfile() or member.isdir()):
+        return "is a device, fifo or other special file"
+    return None
+
+
+def contained_path(root: str, rel: str) -> str | None:
+    """root/rel if it stays inside root after resolving symlinks, else None."""
+    if not rel or os.path.isabs(rel) or ".." in rel.replace("\\", "/").split("/"):
+        return None
+    root = os.path.realpath(root)
+    target = os.path.realpath(os.path.join(root, rel))
+    if target != root and not target.startswith(root + os.sep):
+        return None
+    return os.path.join(root, rel)
+
+
+def output_files(folder: str, pattern: str) -> list[str]:
+    """Files matching a declared output (a glob relative to the node's folder), folder-relative.
+
+    A matched folder brings every file below it; matches leaving the folder are refused.
+    """
+    if os.path.isabs(pattern) or ".." in pattern.split("/"):
+        raise NodeFailure(f"declared output {pattern!r} must be relative to the node's folder, without '..'")
+    found: list[str] = []
+    for match in sorted(glob.glob(os.path.join(glob.escape(folder), pattern), recursive=True)):
+        paths = [match]
+        if os.path.isdir(match):
+            paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(match) for f in fs)
+        for path in paths:
+            rel = os.path.relpath(path, folder).replace(os.sep, "/")
+            if contained_path(folder, rel) is None:
+                raise NodeFailure(f"declared output {pattern!r} matches {rel!r}, which leads outside the node folder")
+            if os.path.isfile(path) and rel not in found:
+                found.append(rel)
+    return found
+
+
+def notebook_kernel(path: str) -> str | None:
+    """The kernel named in the notebook's metadata (papermill's default otherwise)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            meta = json.load(fh).get("metadata", {})
+    except (OSError, ValueError) as exc:
+        raise NodeFailure(f"{os.path.basename(path)} is not a readable notebook: {exc}") from None
+    kernel = meta.get("kernelspec", {}).get("name") if isinstance(meta, dict) else None
+    return kernel if isinstance(kernel, str) and kernel else None
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def strip_ansi(text: str) -> str:
+    """Tracebacks from Jupyter kernels carry colour codes; pod logs show them as garbage."""
+    return _ANSI.sub("", text)
+
