@@ -34,6 +34,8 @@ CREDENTIAL_PAIRS = frozenset({("api", "key"), ("access", "key"), ("secret", "key
 # Kubernetes secret names are DNS-1123 subdomains; keys [-._a-zA-Z0-9]+ (apimachinery validation).
 SECRET_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+# Label values and the name part of label/annotation keys (apimachinery validation.go).
+LABEL_VALUE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 # Docker image reference, loosely: no whitespace, no upper-case repository path, optional tag/digest.
 IMAGE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._:/@-]*")
 EXTENSIONS = {NodeKind.NOTEBOOK: (".ipynb",), NodeKind.PYTHON: (".py",), NodeKind.R: (".r", ".R")}
@@ -152,10 +154,57 @@ def _check_node(pipeline: Pipeline, node: Node, add, declared: set[str]) -> None
             add(f"secret name {secret.secret!r} is not a valid Kubernetes resource name", node=node, field=where)
         if SECRET_KEY.fullmatch(secret.key) is None or len(secret.key) > 253:
             add(f"secret key {secret.key!r} is not a valid Kubernetes secret key", node=node, field=where)
+    _check_kubernetes(node, add)
     for index, text in enumerate((node.filename, *node.dependencies, *node.outputs)):
         reason = argo_safe(text) if "{{" not in text and "}}" not in text else None
         if reason:
             add(f"path {text!r} {reason}", node=node, field="filename" if index == 0 else "dependencies/outputs")
+
+
+def _check_kubernetes(node: Node, add) -> None:
+    """Volumes, tolerations, pod labels/annotations: the rules the kube-apiserver would enforce."""
+    k8s = node.kubernetes
+    paths: set[str] = set()
+    for index, volume in enumerate(k8s.volumes):
+        where = f"mounted_volumes[{index}]"
+        if not volume.path.startswith("/") or argo_safe(volume.path) or volume.path in paths:
+            add(f"mount path {volume.path!r} must be an absolute path, used once", node=node, field=where)
+        paths.add(volume.path)
+        if SECRET_NAME.fullmatch(volume.pvc) is None or len(volume.pvc) > 253:
+            add(f"PVC name {volume.pvc!r} is not a valid Kubernetes resource name", node=node, field=where)
+        if volume.sub_path and (volume.sub_path.startswith("/") or ".." in volume.sub_path.split("/")
+                                or argo_safe(volume.sub_path)):
+            add(f"sub-path {volume.sub_path!r} must be a relative path without '..'", node=node, field=where)
+    for index, toleration in enumerate(k8s.tolerations):
+        where = f"kubernetes_tolerations[{index}]"
+        if toleration.operator not in ("Equal", "Exists"):
+            add(f"toleration operator {toleration.operator!r} must be Equal or Exists", node=node, field=where)
+        elif toleration.operator == "Exists" and toleration.value:
+            add("a toleration with operator Exists must have no value", node=node, field=where)
+        if toleration.effect not in ("", "NoSchedule", "PreferNoSchedule", "NoExecute"):
+            add(f"toleration effect {toleration.effect!r} must be NoSchedule, PreferNoSchedule or NoExecute",
+                node=node, field=where)
+        if any(argo_safe(x) for x in (toleration.key, toleration.value)):
+            add("toleration key or value contains characters Argo cannot carry", node=node, field=where)
+    for field, items, value_rule in (("kubernetes_pod_annotations", k8s.pod_annotations, None),
+                                     ("kubernetes_pod_labels", k8s.pod_labels, LABEL_VALUE)):
+        for key, value in items:
+            if not _qualified_name(key):
+                add(f"{key!r} is not a valid Kubernetes key", node=node, field=field,
+                    hint="[prefix/]name, name up to 63 letters, digits, '-', '_', '.'")
+            if value_rule is not None and value and value_rule.fullmatch(value) is None:
+                add(f"label value {value!r} is not valid (up to 63 letters, digits, '-', '_', '.')",
+                    node=node, field=field)
+            reason = argo_safe(value)
+            if reason:
+                add(f"value of {key!r} {reason}", node=node, field=field)
+
+
+def _qualified_name(key: str) -> bool:
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or SECRET_NAME.fullmatch(prefix) is None):
+        return False
+    return len(name) <= 63 and LABEL_VALUE.fullmatch(name) is not None
 
 
 def looks_like_credential(name: str) -> bool:

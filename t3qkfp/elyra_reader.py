@@ -21,17 +21,14 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import Location, PipelineError, Problem
-from .model import (ElyraParameter, EnvSetting, Node, NodeKind, ParamType, Pipeline, Resources,
-                    SecretEnv)
+from .model import (ElyraParameter, EnvSetting, Kubernetes, Node, NodeKind, ParamType, Pipeline,
+                    Resources, SecretEnv, Toleration, Volume)
 
 OLDEST_VERSION = 3   # Elyra 1.2–2.x; older files predate Elyra 2 and use other field names
 NEWEST_VERSION = 8   # Elyra 3.12 through 4.1
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
 _GENERIC_OPS = {kind.value: kind for kind in NodeKind}
-# Node properties t3qkfp does not turn into the workflow yet: refusing them beats dropping them.
-_NOT_SUPPORTED_YET = ("mounted_volumes", "kubernetes_tolerations", "kubernetes_pod_annotations",
-                      "kubernetes_pod_labels", "kubernetes_shared_mem_size")
 
 
 class _JsonProblem(ValueError):
@@ -375,13 +372,7 @@ class _Reader:
         env = [*node_env, *(e for e in default_env if e.name not in own)]
         secret_names = {s.name for s in secrets}
         env = [e for e in env if e.name not in secret_names]
-        for name in _NOT_SUPPORTED_YET:
-            for source_name, source in ((prefix + name, props), (f"pipeline_defaults.{name}", defaults)):
-                value = source.get(name)
-                if value not in (None, [], {}, ""):
-                    self.problem(f"{name} is not supported by t3qkfp yet",
-                                 hint="remove it from the node (or pipeline defaults) to compile",
-                                 field_=source_name, **where)
+        kubernetes = self._kubernetes(props, defaults, prefix, where)
         return Node(
             id=node_id, label=label, kind=_GENERIC_OPS[op], filename=filename, runtime_image=image,
             env=tuple(env), secrets=tuple(secrets),
@@ -395,6 +386,7 @@ class _Reader:
                 memory=self._number(props.get("memory"), prefix + "memory", where),
                 cpu_limit=self._number(props.get("cpu_limit"), prefix + "cpu_limit", where),
                 memory_limit=self._number(props.get("memory_limit"), prefix + "memory_limit", where)),
+            kubernetes=kubernetes,
             parents=self._links(raw, where),
         )
 
@@ -502,6 +494,89 @@ class _Reader:
                 continue
             result.append(SecretEnv(name=str(env), secret=str(secret), key=str(key)))
         return result
+
+    def _kubernetes(self, props: dict[str, Any], defaults: dict[str, Any], prefix: str,
+                    where: dict[str, Any]) -> Kubernetes:
+        """Volumes, tolerations, pod annotations/labels and /dev/shm size (Elyra 3.8+).
+
+        v4-v7 write list entries as strings ("/path=pvc", "id=key:op:value:effect", "key=value"),
+        v8 as objects. Pipeline defaults are merged in with node entries winning by key.
+        """
+        def merged(name: str, parse, key) -> tuple:
+            own = [x for x in parse(props.get(name), prefix + name) if x is not None]
+            seen = {key(x) for x in own}
+            extra = [x for x in parse(defaults.get(name), f"pipeline_defaults.{name}") if x is not None]
+            return tuple(own + [x for x in extra if key(x) not in seen])
+
+        def entries(raw: Any, at: str) -> list[tuple[str, Any]]:
+            if raw in (None, "", []):
+                return []
+            if not isinstance(raw, list):
+                self.problem("must be a list", field_=at, **where)
+                return []
+            return [(f"{at}[{i}]", e) for i, e in enumerate(raw) if e not in (None, "")]
+
+        def volumes(raw: Any, at: str) -> list[Volume | None]:
+            result: list[Volume | None] = []
+            for field_, e in entries(raw, at):
+                if isinstance(e, str) and "=" in e:
+                    path, pvc = e.split("=", 1)
+                    result.append(Volume(path=path, pvc=pvc))
+                elif isinstance(e, dict) and isinstance(e.get("path"), str) and isinstance(e.get("pvc_name"), str):
+                    sub = e.get("sub_path") or ""
+                    result.append(Volume(path=e["path"], pvc=e["pvc_name"], sub_path=sub if isinstance(sub, str) else "",
+                                         read_only=e.get("read_only") is True))
+                else:
+                    self.problem("volume must give a mount path and a PVC name", hint="write /path=pvc-name",
+                                 field_=field_, **where)
+            return result
+
+        def tolerations(raw: Any, at: str) -> list[Toleration | None]:
+            result: list[Toleration | None] = []
+            for field_, e in entries(raw, at):
+                if isinstance(e, str) and "=" in e and e.split("=", 1)[1].count(":") == 3:
+                    key, operator, value, effect = e.split("=", 1)[1].split(":")
+                elif isinstance(e, dict):
+                    key, operator, value, effect = (e.get(k, "") for k in ("key", "operator", "value", "effect"))
+                else:
+                    self.problem("toleration must give key, operator, value and effect", field_=field_, **where)
+                    continue
+                if not all(isinstance(x, str) for x in (key, operator, value, effect)):
+                    self.problem("toleration fields must be strings", field_=field_, **where)
+                    continue
+                result.append(Toleration(key=key, operator=operator or "Equal", value=value, effect=effect))
+            return result
+
+        def pairs(raw: Any, at: str) -> list[tuple[str, str] | None]:
+            result: list[tuple[str, str] | None] = []
+            for field_, e in entries(raw, at):
+                if isinstance(e, str):
+                    key, _, value = e.partition("=")
+                elif isinstance(e, dict):
+                    key, value = e.get("key"), e.get("value", "")
+                    value = "" if value is None else value
+                else:
+                    key = value = None
+                if not isinstance(key, str) or not key or not isinstance(value, str):
+                    self.problem("entry must give a key and a string value", field_=field_, **where)
+                    continue
+                result.append((key, value))
+            return result
+
+        shm = props.get("kubernetes_shared_mem_size") or defaults.get("kubernetes_shared_mem_size") or {}
+        size = None
+        if shm:
+            at = prefix + "kubernetes_shared_mem_size"
+            if not isinstance(shm, dict) or shm.get("units", "G") != "G":
+                self.problem("must be {size, units: 'G'}", field_=at, **where)
+            else:
+                size = self._number(shm.get("size"), at + ".size", where)
+        return Kubernetes(
+            volumes=merged("mounted_volumes", volumes, lambda v: v.path),
+            tolerations=merged("kubernetes_tolerations", tolerations, lambda t: t),
+            pod_annotations=merged("kubernetes_pod_annotations", pairs, lambda kv: kv[0]),
+            pod_labels=merged("kubernetes_pod_labels", pairs, lambda kv: kv[0]),
+            shared_memory_gb=size)
 
     def _string_list(self, raw: Any, at: str, where: dict[str, Any]) -> tuple[str, ...]:
         if raw in (None, ""):

@@ -102,6 +102,7 @@ def _container_op(dsl: Any, k8s: Any, node: Node, task: str, plan: ParameterPlan
         container.add_env_variable(_secret_env(k8s, secret.name, secret.secret, secret.key))
     container.add_env_variable(_secret_env(k8s, nodespec.ACCESS_KEY_ENV, storage.secret, storage.access_key_key))
     container.add_env_variable(_secret_env(k8s, nodespec.SECRET_KEY_ENV, storage.secret, storage.secret_key_key))
+    _kubernetes(k8s, op, node)
     resources = node.resources
     if resources.cpu is not None:
         container.set_cpu_request(_quantity(resources.cpu))
@@ -114,6 +115,29 @@ def _container_op(dsl: Any, k8s: Any, node: Node, task: str, plan: ParameterPlan
     if resources.gpu is not None:
         container.set_gpu_limit(str(resources.gpu))  # a string: an int quantity fails Argo's schema
     return op
+
+
+def _kubernetes(k8s: Any, op: Any, node: Node) -> None:
+    """Volumes, /dev/shm, tolerations, pod labels and annotations, as written in Elyra."""
+    settings = node.kubernetes
+    for index, volume in enumerate(settings.volumes):
+        name = f"volume-{index}"
+        op.add_volume(k8s.V1Volume(name=name, persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(
+            claim_name=volume.pvc, read_only=volume.read_only or None)))
+        op.container.add_volume_mount(k8s.V1VolumeMount(name=name, mount_path=volume.path,
+                                                        sub_path=volume.sub_path or None,
+                                                        read_only=volume.read_only or None))
+    if settings.shared_memory_gb is not None:
+        op.add_volume(k8s.V1Volume(name="shared-memory", empty_dir=k8s.V1EmptyDirVolumeSource(
+            medium="Memory", size_limit=f"{_quantity(settings.shared_memory_gb)}G")))
+        op.container.add_volume_mount(k8s.V1VolumeMount(name="shared-memory", mount_path="/dev/shm"))
+    for toleration in settings.tolerations:
+        op.add_toleration(k8s.V1Toleration(key=toleration.key or None, operator=toleration.operator,
+                                           value=toleration.value or None, effect=toleration.effect or None))
+    for key, value in settings.pod_annotations:
+        op.add_pod_annotation(key, value)
+    for key, value in settings.pod_labels:
+        op.add_pod_label(key, value)
 
 
 def _secret_env(k8s: Any, name: str, secret: str, key: str) -> Any:

@@ -58,6 +58,37 @@ class SecretEnv:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Volume:
+    """A persistent volume claim mounted into the node's container (Elyra's `mounted_volumes`)."""
+
+    path: str
+    pvc: str
+    sub_path: str = ""
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Toleration:
+    """A Kubernetes toleration of the node's pod (Elyra's `kubernetes_tolerations`)."""
+
+    key: str
+    operator: str
+    value: str
+    effect: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Kubernetes:
+    """Static pod settings of a node: never run parameters, passed to the pod as written."""
+
+    volumes: tuple[Volume, ...] = ()
+    tolerations: tuple[Toleration, ...] = ()
+    pod_annotations: tuple[tuple[str, str], ...] = ()
+    pod_labels: tuple[tuple[str, str], ...] = ()
+    shared_memory_gb: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Resources:
     """Elyra's resource fields: cpu and memory (GB) are requests, gpu a limit, as Elyra does it."""
 
@@ -84,6 +115,7 @@ class Node:
     include_subdirectories: bool = False
     outputs: tuple[str, ...] = ()
     resources: Resources = field(default_factory=Resources)
+    kubernetes: Kubernetes = field(default_factory=Kubernetes)
     parents: tuple[str, ...] = ()
 
 

@@ -41,7 +41,7 @@ def go_plain_is_string(text: str) -> bool:
 
 
 def go_unsafe_scalars(yaml_text: str) -> list[str]:
-    """Plain scalar values in the YAML that Go's YAML 1.1 reader would not read as strings."""
+    """Plain scalars PyYAML reads as strings but Go's YAML 1.1 reader would not (real bools pass)."""
     unsafe: list[str] = []
 
     def walk(node: yaml.Node, is_key: bool = False) -> None:
@@ -52,7 +52,8 @@ def go_unsafe_scalars(yaml_text: str) -> list[str]:
         elif isinstance(node, yaml.SequenceNode):
             for item in node.value:
                 walk(item)
-        elif isinstance(node, yaml.ScalarNode) and node.style is None and not is_key:
+        elif (isinstance(node, yaml.ScalarNode) and node.style is None and not is_key
+              and node.tag == "tag:yaml.org,2002:str"):  # a string for PyYAML: must be one for Go too
             if not go_plain_is_string(node.value):
                 unsafe.append(node.value)
 
