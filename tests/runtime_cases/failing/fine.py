@@ -1,0 +1,2 @@
+open("fine.txt", "w").write("fine\n")
+print("fine script ran")

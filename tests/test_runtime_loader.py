@@ -1,0 +1,257 @@
+"""The constant loader and the node runtime, run exactly as in a pod: `python3 -c LOADER` + env.
+
+Each test packs a small archive, puts it into a real S3 server (moto, SigV4 checked) and runs
+the container command as a subprocess, so the signing code, the sha256 check, the helper exec
+and the error messages are all exercised the way a pod exercises them.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from t3qkfp import nodespec
+from t3qkfp.runtime.command import container_command, loader_text
+from t3qkfp.storage import RUNTIME_MEMBER, RUNTIME_SOURCE
+
+from s3server import S3Server, closed_port_endpoint, s3_server
+
+RUN_ID = "0f0e0d0c-run"
+
+
+@pytest.fixture(scope="module")
+def s3() -> S3Server:
+    with s3_server(auth=True) as server:
+        yield server
+
+
+def make_archive(files: dict[str, bytes], *, extra: list[tarfile.TarInfo] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in [*files.items(), (RUNTIME_MEMBER, RUNTIME_SOURCE.read_bytes())]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for info in extra or []:
+            tar.addfile(info)
+    return buffer.getvalue()
+
+
+def put(s3: S3Server, key: str, data: bytes) -> None:
+    s3.client().put_object(s3.bucket, key, io.BytesIO(data), len(data))
+
+
+def spec_for(s3: S3Server, archive: bytes, *, task: str = "node-a", kind: str = "python",
+             file: str = "main.py", outputs: tuple[str, ...] = (), inputs_from: tuple[str, ...] = (),
+             endpoint: str | None = None, bucket: str | None = None, upload: bool = True,
+             sha256: str | None = None) -> nodespec.NodeSpec:
+    digest = hashlib.sha256(archive).hexdigest()
+    key = f"t3qkfp-test/archives/{digest}.tar.gz"
+    if upload:
+        put(s3, key, archive)
+    return nodespec.NodeSpec(task=task, label=f"Label of {task}", kind=kind, file=file, archive_key=key,
+                             archive_sha256=sha256 or digest, outputs=outputs, inputs_from=inputs_from,
+                             endpoint=endpoint or s3.endpoint, bucket=bucket or s3.bucket,
+                             prefix="t3qkfp-test", region="us-east-1")
+
+
+def run_pod(spec: nodespec.NodeSpec, workdir: Path, s3: S3Server, *, env: dict[str, str] | None = None,
+            access_key: str | None = None, secret_key: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The container command with the container env, in a fresh folder, like a pod."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    full_env = {"PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+                "HOME": os.environ.get("HOME", "/tmp"),
+                **(env or {}),
+                nodespec.NODE_ENV: spec.encode(), nodespec.RUN_ID_ENV: RUN_ID,
+                nodespec.ACCESS_KEY_ENV: access_key or s3.credentials.access_key,
+                nodespec.SECRET_KEY_ENV: secret_key or s3.credentials.secret_key,
+                nodespec.METADATA_DIR_ENV: str(workdir / "_metadata")}
+    return subprocess.run(container_command(), cwd=workdir, env=full_env, capture_output=True,
+                          text=True, timeout=120)
+
+
+# --- the command itself -----------------------------------------------------------------------
+
+def test_loader_text_is_small_constant_and_safe() -> None:
+    text = loader_text()
+    assert container_command() == ["python3", "-c", text]
+    for forbidden in ("{{", "}}", "$(", "$$", '"""', "\n#"):
+        assert forbidden not in text
+    assert len(text) < 2400, len(text)  # repeated in every container of the YAML
+    compile(text, "<loader>", "exec")
+
+
+def test_runtime_helper_is_stdlib_only() -> None:
+    """papermill only inside the notebook branch; nothing else outside the standard library."""
+    import ast
+    tree = ast.parse(RUNTIME_SOURCE.read_text())
+    top = {alias.name.split(".")[0] for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+           for alias in getattr(node, "names", []) if not isinstance(node, ast.ImportFrom)}
+    top |= {node.module.split(".")[0] for node in tree.body if isinstance(node, ast.ImportFrom) and node.module}
+    assert top <= set(sys.stdlib_module_names) | {"__future__"}, top
+
+
+# --- a node running through the loader ------------------------------------------------------------
+
+def test_python_node_reads_env_uploads_outputs_and_metadata(s3: S3Server, tmp_path: Path) -> None:
+    script = (b"import os, pathlib\n"
+              b"pathlib.Path('out').mkdir()\n"
+              b"pathlib.Path('out/value.txt').write_text(os.environ['VALUE'])\n"
+              b"print('script saw', repr(os.environ['VALUE']))\n")
+    archive = make_archive({"sub/main.py": script})
+    spec = spec_for(s3, archive, file="sub/main.py", outputs=("out/*.txt",))
+    value = "a b $(touch x) `id` '\" ;|&"
+    done = run_pod(spec, tmp_path / "pod", s3, env={"VALUE": value})
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "script saw" in done.stdout
+    assert (tmp_path / "pod" / "sub" / "main.py").is_file()
+    assert not (tmp_path / "pod" / ".t3qkfp").exists()
+    base = f"t3qkfp-test/runs/{RUN_ID}/node-a"
+    assert s3.read(f"{base}/outputs/out/value.txt").decode() == value
+    assert json.loads(s3.read(f"{base}/manifest.json"))["files"] == ["out/value.txt"]
+    assert b"script saw" in s3.read(f"{base}/main.py.log")
+    ui = json.loads((tmp_path / "pod" / "_metadata" / "mlpipeline-ui-metadata.json").read_text())
+    assert ui["outputs"][-1]["type"] == "markdown" and base in ui["outputs"][-1]["source"]
+    metrics = json.loads((tmp_path / "pod" / "_metadata" / "mlpipeline-metrics.json").read_text())
+    assert metrics == {"metrics": []}
+
+
+def test_inputs_from_parent_land_in_node_folder(s3: S3Server, tmp_path: Path) -> None:
+    base = f"t3qkfp-test/runs/{RUN_ID}/parent"
+    put(s3, f"{base}/manifest.json", json.dumps({"files": ["data/in.csv"]}).encode())
+    put(s3, f"{base}/outputs/data/in.csv", b"1,2,3\n")
+    archive = make_archive({"nodes/use.py": b"print(open('data/in.csv').read().strip())\n"})
+    spec = spec_for(s3, archive, task="child", file="nodes/use.py", inputs_from=("parent",))
+    done = run_pod(spec, tmp_path / "pod", s3)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "1,2,3" in done.stdout
+    assert (tmp_path / "pod" / "nodes" / "data" / "in.csv").read_text() == "1,2,3\n"
+
+
+def test_missing_declared_output_fails_clearly(s3: S3Server, tmp_path: Path) -> None:
+    archive = make_archive({"main.py": b"print('no outputs written')\n"})
+    spec = spec_for(s3, archive, task="no-out", outputs=("result.csv",))
+    done = run_pod(spec, tmp_path / "pod", s3)
+    assert done.returncode == 1
+    assert "declared output 'result.csv' matches no file" in done.stderr
+    # KFP's artifact files exist even on failure, or Argo would fail saving them instead
+    assert (tmp_path / "pod" / "_metadata" / "mlpipeline-ui-metadata.json").is_file()
+
+
+def test_failing_script_fails_with_its_output(s3: S3Server, tmp_path: Path) -> None:
+    archive = make_archive({"main.py": b"raise SystemExit('script gave up: reason 42')\n"})
+    done = run_pod(spec_for(s3, archive, task="bad"), tmp_path / "pod", s3)
+    assert done.returncode == 1
+    assert "exited with code 1" in done.stderr and "reason 42" in done.stderr
+
+
+def test_leftover_argo_placeholder_fails_loudly(s3: S3Server, tmp_path: Path) -> None:
+    archive = make_archive({"main.py": b"print('must not run')\n"})
+    done = run_pod(spec_for(s3, archive), tmp_path / "pod", s3,
+                   env={"THRESHOLD": "{{inputs.parameters.THRESHOLD}}"})
+    assert done.returncode == 1
+    assert "THRESHOLD" in done.stderr and "unresolved Argo placeholder" in done.stderr
+    assert "must not run" not in done.stdout
+
+
+def test_r_node_without_rscript_says_so(s3: S3Server, tmp_path: Path) -> None:
+    archive = make_archive({"main.R": b"print('hi')\n"})
+    spec = spec_for(s3, archive, kind="r", file="main.R")
+    done = run_pod(spec, tmp_path / "pod", s3, env={"PATH": os.path.dirname(sys.executable)})
+    assert done.returncode == 1
+    assert "Rscript is not on PATH" in done.stderr
+
+
+# --- archive integrity and safe extraction --------------------------------------------------------
+
+def test_archive_with_dotdot_member_is_refused(s3: S3Server, tmp_path: Path) -> None:
+    evil = tarfile.TarInfo("../escaped.py")
+    evil.size = 0
+    archive = make_archive({"main.py": b"print('x')\n"}, extra=[evil])
+    done = run_pod(spec_for(s3, archive), tmp_path / "pod", s3)
+    assert done.returncode == 1
+    assert "member '../escaped.py' contains '..'" in done.stderr
+    assert not (tmp_path / "escaped.py").exists()
+    assert not (tmp_path / "pod" / "main.py").exists()  # checked before anything is written
+
+
+@pytest.mark.parametrize(("member", "message"), [
+    (lambda: _link("link", "/etc/passwd", tarfile.SYMTYPE), "is a link"),
+    (lambda: _link("hard", "../../x", tarfile.LNKTYPE), "is a link"),
+    (lambda: _link("/abs.py", "", tarfile.REGTYPE), "has an absolute path"),
+    (lambda: _link("dev", "", tarfile.CHRTYPE), "is a device"),
+])
+def test_unsafe_members_are_refused(s3: S3Server, tmp_path: Path, member, message: str) -> None:
+    archive = make_archive({"main.py": b"print('x')\n"}, extra=[member()])
+    done = run_pod(spec_for(s3, archive), tmp_path / "pod", s3)
+    assert done.returncode == 1
+    assert message in done.stderr
+
+
+def _link(name: str, target: str, kind: bytes) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = target
+    return info
+
+
+def test_changed_archive_is_refused_by_sha256(s3: S3Server, tmp_path: Path) -> None:
+    archive = make_archive({"main.py": b"print('x')\n"})
+    spec = spec_for(s3, archive, sha256="0" * 64)
+    done = run_pod(spec, tmp_path / "pod", s3)
+    assert done.returncode == 1
+    assert "sha256" in done.stderr and "differs from the compiled one" in done.stderr
+
+
+# --- object storage failures: one distinct message each -------------------------------------------
+
+def test_wrong_credentials(s3: S3Server, tmp_path: Path) -> None:
+    spec = spec_for(s3, make_archive({"main.py": b""}))
+    done = run_pod(spec, tmp_path / "pod", s3, access_key="AKIAWRONGWRONGWRONG0", secret_key="nope")
+    assert done.returncode == 1
+    assert "credentials refused (InvalidAccessKeyId)" in done.stderr
+    assert "nope" not in done.stderr
+
+
+def test_wrong_secret_key(s3: S3Server, tmp_path: Path) -> None:
+    spec = spec_for(s3, make_archive({"main.py": b""}))
+    done = run_pod(spec, tmp_path / "pod", s3, secret_key="not-the-secret")
+    assert done.returncode == 1
+    assert "credentials refused (SignatureDoesNotMatch)" in done.stderr
+
+
+def test_missing_bucket(s3: S3Server, tmp_path: Path) -> None:
+    spec = spec_for(s3, make_archive({"main.py": b""}), bucket="no-such-bucket-t3qkfp", upload=False)
+    done = run_pod(spec, tmp_path / "pod", s3)
+    assert done.returncode == 1
+    assert "bucket 'no-such-bucket-t3qkfp' does not exist" in done.stderr
+
+
+def test_missing_archive(s3: S3Server, tmp_path: Path) -> None:
+    spec = spec_for(s3, make_archive({"main.py": b"# never uploaded\n"}), upload=False)
+    done = run_pod(spec, tmp_path / "pod", s3)
+    assert done.returncode == 1
+    assert "NoSuchKey" in done.stderr and spec.archive_key in done.stderr
+
+
+def test_unreachable_endpoint(s3: S3Server, tmp_path: Path) -> None:
+    endpoint = closed_port_endpoint()
+    spec = spec_for(s3, make_archive({"main.py": b""}), endpoint=endpoint, upload=False)
+    done = run_pod(spec, tmp_path / "pod", s3)
+    assert done.returncode == 1
+    assert f"cannot reach object storage at {endpoint}" in done.stderr
+
+
+def test_missing_credentials_env(s3: S3Server, tmp_path: Path) -> None:
+    spec = spec_for(s3, make_archive({"main.py": b""}))
+    env = {"PATH": os.environ["PATH"], nodespec.NODE_ENV: spec.encode(), nodespec.RUN_ID_ENV: RUN_ID}
+    done = subprocess.run(container_command(), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "'AWS_ACCESS_KEY_ID' unset" in done.stderr
