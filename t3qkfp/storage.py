@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import io
 import os
+import re
 import sys
 import tarfile
 import tomllib
@@ -332,10 +333,9 @@ def storage_error(exc: Exception, config: StorageConfig, action: str) -> Storage
             return StorageError(f"{action}: bucket {config.bucket!r} does not exist at {config.endpoint}; "
                                 "create it, or pass --create-bucket / create_bucket=True")
         return StorageError(f"{action}: object storage at {where} answered {exc.code}: {exc.message}")
-    text = str(exc)
     reason = getattr(exc, "reason", None)
-    if reason is not None:
-        text = str(reason)
+    text = str(reason if reason is not None else exc)
+    text = re.sub(r"^<[^>]*>: ", "", text)  # urllib3 1.x prefixes the connection object's repr
     return StorageError(f"{action}: cannot reach the object storage endpoint {config.endpoint}: {text}")
 
 
