@@ -30,7 +30,7 @@ import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, TextIO
+from typing import Any, Callable, Mapping, TextIO
 
 from . import nodespec
 from .errors import RunError, StorageError, UsageError, did_you_mean
@@ -495,13 +495,14 @@ def _run_step(step: _Step, work: Path, stream: TextIO, lock: threading.Lock, log
         log.append(f"cannot start {step.argv[0]!r}: {exc}")
         return NodeResult(task=step.task, label=step.label, status="failed", exit_code=None,
                           seconds=time.monotonic() - started, workdir=folder)
-    assert proc.stdout is not None
-    for raw in _lines(proc.stdout):
-        line = raw.decode("utf-8", "replace").rstrip("\n")
-        log.append(line)
-        with lock:
-            print(f"[{step.task}] {line}", file=stream, flush=True)
-    code = proc.wait()
+    with proc:  # closes the pipe
+        assert proc.stdout is not None
+        for raw in iter(proc.stdout.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            log.append(line)
+            with lock:
+                print(f"[{step.task}] {line}", file=stream, flush=True)
+        code = proc.wait()
     status = "succeeded" if code == 0 else "failed"
     if code == 0:
         # Argo saves the declared output artifacts after the container ends and fails the node
@@ -513,10 +514,6 @@ def _run_step(step: _Step, work: Path, stream: TextIO, lock: threading.Lock, log
                 status = "failed"
     return NodeResult(task=step.task, label=step.label, status=status, exit_code=code,
                       seconds=time.monotonic() - started, workdir=folder)
-
-
-def _lines(stream: Any) -> Iterator[bytes]:
-    yield from iter(stream.readline, b"")
 
 
 def _failure_excerpt(log: list[str]) -> str:

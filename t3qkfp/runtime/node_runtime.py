@@ -182,12 +182,13 @@ class _Node:
         log = io.BytesIO()
         proc = subprocess.Popen(argv, cwd=self.folder, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            log.write(line)
-            sys.stdout.buffer.write(line)
-            sys.stdout.flush()
-        code = proc.wait()
+        with proc:  # closes the pipe
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log.write(line)
+                sys.stdout.buffer.write(line)
+                sys.stdout.flush()
+            code = proc.wait()
         name = os.path.basename(self.file)
         self.upload(self.task_key(self.spec["task"], f"{name}.log"), log.getvalue(), f"log of {name}")
         if code != 0:

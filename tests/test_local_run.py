@@ -1,0 +1,132 @@
+"""The local runner: the compiled workflow's own commands, run here, end to end through S3."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+import t3qkfp
+from t3qkfp.errors import RunError, UsageError
+from t3qkfp.local import check_parameters, kubelet_expand, run_local, substitute
+
+from s3server import S3Server, s3_server
+
+CASES = Path(__file__).parent / "runtime_cases"
+THREE = CASES / "three_nodes" / "three_nodes.pipeline"
+FAILING = CASES / "failing" / "failing.pipeline"
+
+
+def test_three_nodes_with_overrides_through_a_real_endpoint(tmp_path: Path) -> None:
+    """notebook → script → notebook; overrides reach the code; shell text is only data."""
+    canary = tmp_path / "canary"
+    message = f"$(touch {canary}-1); `touch {canary}-2` '\" && echo pwned | cat ; {{not}} é"
+    log = io.StringIO()
+    with s3_server(auth=True) as s3:
+        config = s3.config(prefix="local-e2e")
+        run = run_local(THREE, params={"COUNT": "4", "FACTOR": 5, "MESSAGE": message},
+                        storage=config, credentials=s3.credentials, workdir=tmp_path / "work", out=log)
+        base = f"local-e2e/runs/{run.run_id}"
+        keys = s3.keys(base + "/")
+        summary = json.loads(s3.read(f"{base}/report/outputs/report/summary.json"))
+        executed = json.loads(s3.read(f"{base}/prepare-numbers/prepare.ipynb"))
+    text = log.getvalue()
+    assert run.succeeded and [n.status for n in run.nodes] == ["succeeded"] * 3
+    assert run.parameters["COUNT"] == "4" and run.parameters["FACTOR"] == "5"
+    # node 2 read node 1's output, node 3 read node 2's
+    assert summary["numbers"] == [5, 10, 15, 20] and summary["total"] == 50
+    assert summary["message"] == message  # unchanged, byte for byte
+    assert summary["greeting_visible"] is None  # a node sees only its own env vars
+    assert not list(tmp_path.glob("canary*"))  # nothing was executed
+    # the executed notebook shows the overridden value
+    outputs = "".join(o.get("text", "") if isinstance(o.get("text"), str) else "".join(o.get("text", []))
+                      for c in executed["cells"] for o in c.get("outputs", []))
+    assert "prepare: count=4 greeting='hello'" in outputs
+    assert {f"{base}/prepare-numbers/outputs/data/numbers.txt", f"{base}/double-them/outputs/doubled.txt",
+            f"{base}/double-them/double.py.log", f"{base}/report/report.ipynb",
+            f"{base}/report/manifest.json"} <= set(keys)
+    # results copied back; KFP metadata written per node, with the node's own metrics merged
+    assert (run.results_dir / "report" / "outputs" / "report" / "summary.json").is_file()
+    metrics = json.loads((tmp_path / "work" / "report" / "metadata" / "mlpipeline-metrics.json").read_text())
+    assert metrics["metrics"] == [{"name": "total", "numberValue": 50}]
+    # logs streamed with a node prefix, and progress lines
+    assert "[prepare-numbers] prepare: count=4" in text
+    assert "[double-them] double: [1, 2, 3, 4] -> [5, 10, 15, 20]" in text
+    assert "t3qkfp: 3/3 nodes done" in text
+
+
+def test_failing_cell_names_the_node_and_stops_the_run(tmp_path: Path) -> None:
+    log = io.StringIO()
+    with pytest.raises(RunError) as info:
+        run_local(FAILING, workdir=tmp_path / "work", out=log)  # private moto server
+    message = str(info.value)
+    assert "node 'Exploding notebook' (exploding-notebook) failed" in message
+    assert "ValueError: boom from cell two" in message
+    assert "Traceback" in message or "raise ValueError" in message
+    text = log.getvalue()
+    assert "[never-runs]" not in text  # nothing after the failure starts
+    assert "1/3 nodes done" in text and "local S3 server stopped" in text
+    # the executed notebook (with the error) was copied back before the server went away
+    results = tmp_path / "work" / "results"
+    executed = json.loads((results / "exploding-notebook" / "boom.ipynb").read_text())
+    assert any(o.get("ename") == "ValueError" for c in executed["cells"] for o in c.get("outputs", []))
+    assert str(results) in message
+
+
+def test_unknown_parameter_lists_valid_names() -> None:
+    workflow = t3qkfp.compile(THREE)
+    with pytest.raises(UsageError, match=r"unknown run parameter 'COUNTT'\. Did you mean 'COUNT'\?.*"
+                                         r"COUNT, FACTOR, GREETING, MESSAGE, TITLE"):
+        check_parameters(workflow, {"COUNTT": "1"})
+
+
+def test_unknown_parameter_fails_before_anything_runs(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="unknown run parameter 'nope'"):
+        run_local(THREE, params={"nope": "1"}, workdir=tmp_path, out=io.StringIO())
+    assert not (tmp_path / "prepare-numbers").exists()
+
+
+def test_value_argo_cannot_carry_is_refused() -> None:
+    workflow = t3qkfp.compile(THREE)
+    with pytest.raises(UsageError, match="'MESSAGE'.*'\\{\\{'"):
+        check_parameters(workflow, {"MESSAGE": "{{workflow.name}}"})
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("{{inputs.parameters.a}}", "A"),
+    ("x{{inputs.parameters.a}}y{{inputs.parameters.b}}", "xAyB"),
+    ("{{unknown}} {{inputs.parameters.a}}", "{{unknown}} A"),
+    # unbalanced '{{' swallows the next placeholder, as Argo's fasttemplate does
+    ("{{x {{inputs.parameters.a}}", "{{x {{inputs.parameters.a}}"),
+    ("no tags }} here {{", "no tags }} here {{"),
+])
+def test_substitute_like_argo(text: str, expected: str) -> None:
+    assert substitute(text, {"inputs.parameters.a": "A", "inputs.parameters.b": "B"}) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("$(A)", "1"), ("$$(A)", "$(A)"), ("price$$", "price$"), ("$(UNSET)", "$(UNSET)"),
+    ("$(touch /tmp/x)", "$(touch /tmp/x)"), ("a$b", "a$b"), ("$", "$"), ("$(", "$("),
+])
+def test_kubelet_expansion(text: str, expected: str) -> None:
+    assert kubelet_expand(text, {"A": "1"}) == expected
+
+
+def test_credentials_reach_nodes_only_from_secret_refs() -> None:
+    """The compiled env takes the keys from the secret after the user vars; locally they are filled."""
+    from t3qkfp.local import plan_steps
+    from t3qkfp.storage import Credentials
+
+    workflow = t3qkfp.compile(THREE)
+    creds = Credentials(access_key="AKIALOCAL", secret_key="local-secret")
+    steps = plan_steps(workflow, check_parameters(workflow, {"MESSAGE": "$(AWS_SECRET_ACCESS_KEY)"}),
+                       run_id="rid", credentials=creds)
+    report = next(s for s in steps if s.task == "report")
+    env = dict(report.env)
+    assert env["AWS_SECRET_ACCESS_KEY"] == "local-secret"
+    assert env["MESSAGE"] == "$(AWS_SECRET_ACCESS_KEY)"  # secrets come later: no expansion
+    assert env["T3QKFP_RUN_ID"] == "rid"
+    names = [name for name, _ in report.env]
+    assert names.index("MESSAGE") < names.index("AWS_ACCESS_KEY_ID")
+    assert report.dependencies == ("double-them",)
