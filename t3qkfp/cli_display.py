@@ -1,0 +1,55 @@
+"""`t3qkfp graph`: the DAG picture of a pipeline from the command line.
+
+Owns: the `graph` click command, which cli.py adds when this module exists. Must not: draw
+anything itself (display.py does) or import kfp.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .cli import pipeline_argument, reports_errors, scope_option
+
+
+@click.command("graph")
+@pipeline_argument
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="where to write the picture (default: FILE's name with the format's suffix in the "
+                   "current folder; '-' writes it to stdout)")
+@click.option("-f", "--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot"]), default=None,
+              help="picture format (default: from the output suffix, else svg; dot = Graphviz source)")
+@click.option("--text", "as_text", is_flag=True, help="print the DAG and the table as text instead")
+@scope_option
+@reports_errors
+def graph(pipeline_file: str, output: str | None, fmt: str | None, as_text: bool, scope: str) -> None:
+    """Draw FILE's DAG: each node with its label, file, image and run parameters (needs Graphviz)."""
+    from .display import dag_graph, pipeline_text, write_dag
+    from .elyra_reader import load
+    from .params import plan
+
+    pipeline = load(pipeline_file)
+    result = plan(pipeline, scope=scope)
+    if as_text:
+        click.echo(pipeline_text(pipeline, result))
+        return
+    if output == "-":
+        kind = fmt or "svg"
+        if kind == "dot":
+            click.echo(dag_graph(pipeline, result).source, nl=False)
+            return
+        from .display import render_graph
+        data = render_graph(dag_graph(pipeline, result), kind)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    kind = fmt or (Path(output).suffix.lstrip(".").lower() if output else "svg") or "svg"
+    target = Path(output) if output else Path(_stem(pipeline_file) + "." + kind)
+    written = write_dag(pipeline, target, result, fmt=kind)
+    click.echo(f"wrote {written}")
+
+
+def _stem(path: str) -> str:
+    name = Path(path).name
+    return name[: -len(".pipeline")] if name.endswith(".pipeline") else Path(name).stem
