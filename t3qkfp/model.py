@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 
 class NodeKind(str, Enum):
@@ -151,3 +152,19 @@ class Pipeline:
             if node.id == node_id:
                 return node
         raise KeyError(node_id)
+
+    # Display only: display.py draws the table and the DAG; nothing is imported until asked.
+    def _repr_html_(self) -> str:
+        """Jupyter shows the run-parameter table and the DAG picture."""
+        from .display import pipeline_html
+        return pipeline_html(self)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """IPython (terminal and text/plain) shows the table and the DAG as text."""
+        from .display import pipeline_text
+        printer.text(pipeline_text(self))
+
+    def __str__(self) -> str:
+        """print(pipeline): the table and the DAG as text; repr() stays the dataclass one for debugging."""
+        from .display import pipeline_text
+        return pipeline_text(self)
