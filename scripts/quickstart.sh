@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
+# The DAG pictures (t3qkfp graph, the notebooks) need Graphviz's `dot`; we run as root here.
+command -v dot >/dev/null || { apt-get update -qq && apt-get install -y --no-install-recommends graphviz; }
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
