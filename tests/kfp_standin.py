@@ -612,12 +612,20 @@ class KfpStandin:
         name = body.get("name") or ""
         if not name:
             raise _Fail(400, "Invalid input error: Experiment name is empty. Please specify a valid experiment name.")
-        namespace = self._namespace_of(body.get("resource_references") or [])
+        refs = body.get("resource_references") or []
+        namespace = self._namespace_of(refs)
+        # experiment_server.go ValidateCreateExperimentRequest (1.2.0)
         if self.multi_user:
+            if (len(refs) != 1 or (refs[0].get("key") or {}).get("type") != "NAMESPACE"
+                    or refs[0].get("relationship") != "OWNER"):
+                raise _Fail(400, "Invalid input error: Invalid resource references for experiment. Expect one "
+                                 f"namespace type with owner relationship. Got: {refs}")
             if not namespace:
-                raise _Fail(400, "Invalid input error: In multi-user mode, experiment must have a namespace "
-                                 "resource reference.")
+                raise _Fail(400, "Invalid input error: Invalid resource references for experiment. Namespace is empty.")
             self._check_namespace(namespace)
+        elif refs:
+            raise _Fail(400, "Invalid input error: In single-user mode, CreateExperimentRequest shouldn't "
+                             "contain resource references.")
         with self._lock:
             if any(e["name"] == name and self._namespace_of(e["resource_references"]) == namespace
                    for e in self._state.experiments.values()):
@@ -634,10 +642,16 @@ class KfpStandin:
     def _list_experiments(self, query: dict[str, list[str]], **_: Any) -> dict[str, Any]:
         kind = (query.get("resource_reference_key.type") or [""])[0]
         namespace = (query.get("resource_reference_key.id") or [""])[0]
+        # experiment_server.go ListExperiment (1.2.0)
         if self.multi_user:
-            if kind != "NAMESPACE" or not namespace:
-                raise _Fail(400, "Invalid input error: In multi-user mode, ListExperiment must filter by namespace.")
+            if kind != "NAMESPACE":
+                raise _Fail(400, "Invalid input error: Invalid resource references for experiment. "
+                                 "ListExperiment requires filtering by namespace.")
+            if not namespace:
+                raise _Fail(400, "Invalid input error: Invalid resource references for experiment. Namespace is empty.")
             self._check_namespace(namespace)
+        elif kind == "NAMESPACE" and namespace:
+            raise _Fail(400, "Invalid input error: In single-user mode, ListExperiment cannot filter by namespace.")
         items = [e for e in self._state.experiments.values()
                  if not namespace or self._namespace_of(e["resource_references"]) == namespace]
         items = _apply_filter(items, (query.get("filter") or [""])[0])

@@ -1,0 +1,687 @@
+"""Submission to a Kubeflow Pipelines 1.2 server: upload, version, experiment, run or schedule, wait.
+
+Owns: the conversation with the KFP API through the real `kfp.Client` of kfp 1.2.0 — checking
+run-parameter overrides against the plan before anything is sent, uploading node archives,
+uploading the pipeline (a new pipeline, or a new version of the pipeline with the same name),
+getting or creating the experiment, starting a run or a recurring run (job), following a run
+to its end — plus authentication (none, bearer token, Kubeflow's `authservice_session`
+cookie, Dex username/password) and turning every failure into one clear SubmitError line.
+Must not: compile anything itself (compiler.compile_pipeline does), print (progress goes to a
+callback, the CLI decides where), or let a credential reach a message, a log line or a repr.
+
+kfp 1.2 quirks handled here, in one place each:
+* `kfp.Client.__init__` polls healthz up to 5 times with 5-second sleeps when the server answers
+  with an HTTP error, and follows redirects into HTML login pages; `_preflight` asks healthz
+  once, without redirects and with a timeout, so a wrong host, path or credential fails at once.
+* kfp_server_api 1.8.5 calls urllib3's deprecated `getheader(s)` on every response
+  (DeprecationWarning); `_kfp_warnings` silences exactly that, around our kfp calls only.
+* kfp's own `wait_for_run_completion` sleeps 5 s between polls and prints nothing; `_Session.follow`
+  polls at `poll_interval` and reports each status change.
+* kfp's urllib3 pool has no timeout; `_Session._set_pool_timeout` gives it `request_timeout`.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+from .errors import SubmitError, UsageError, did_you_mean
+from .model import ParamType
+
+log = logging.getLogger("t3qkfp")
+
+API_PATH = "/apis/v1beta1"
+SESSION_COOKIE = "authservice_session"
+MAX_NAME_LENGTH = 100  # KFP 1.2 upload server: pipeline and version names (server/util.go)
+TERMINAL = {"succeeded", "failed", "error", "skipped", "terminated"}
+# Env vars read when no credential is passed; never read from the pipeline file.
+ENV_TOKEN = "T3QKFP_KFP_TOKEN"
+ENV_COOKIE = "T3QKFP_KFP_COOKIE"
+ENV_USERNAME = "T3QKFP_KFP_USERNAME"
+ENV_PASSWORD = "T3QKFP_KFP_PASSWORD"
+ENV_NAMESPACE = "T3QKFP_KFP_NAMESPACE"
+
+_BOOL_TEXT = {"true": True, "false": False}
+_INTEGER = re.compile(r"[-+]?[0-9]+")
+_CRON_FIELD = re.compile(r"(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?"
+                         r"(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*")
+_CRON_DESCRIPTORS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
+
+
+# ---- credentials ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KfpAuth:
+    """How to authenticate to the KFP API; secrets are left out of repr so they never reach logs.
+
+    At most one kind: a bearer `token` (IAP, istio JWT, ...), the `cookie` of a Kubeflow 1.2
+    multi-user cluster (`authservice_session`, value alone or `authservice_session=...`), or a
+    Dex `username`/`password` to log in with. `origin` says where they came from, for messages.
+    """
+
+    token: str | None = field(default=None, repr=False)
+    cookie: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    origin: str = "arguments"
+
+    @classmethod
+    def resolve(cls, *, token: str | None = None, cookie: str | None = None,
+                username: str | None = None, password: str | None = None,
+                env: Mapping[str, str] | None = None) -> "KfpAuth":
+        """Arguments if any is given, else the T3QKFP_KFP_* env vars, else no credentials."""
+        if token or cookie or username or password:
+            return cls(token=token or None, cookie=cookie or None, username=username or None,
+                       password=password or None, origin="arguments")
+        env = os.environ if env is None else env
+        values = {key: env.get(var) or None for key, var in (
+            ("token", ENV_TOKEN), ("cookie", ENV_COOKIE), ("username", ENV_USERNAME),
+            ("password", ENV_PASSWORD))}
+        used = [var for var in (ENV_TOKEN, ENV_COOKIE, ENV_USERNAME, ENV_PASSWORD) if env.get(var)]
+        return cls(**values, origin=f"env {', '.join(used)}" if used else "none")
+
+    @property
+    def kind(self) -> str:
+        """"none", "token", "cookie" or "dex" (after check(), exactly one applies)."""
+        if self.token:
+            return "token"
+        if self.cookie:
+            return "cookie"
+        if self.username or self.password:
+            return "dex"
+        return "none"
+
+    def check(self) -> None:
+        """Refuse mixed or half-given credentials before anything is sent."""
+        kinds = [k for k, v in (("token", self.token), ("cookie", self.cookie),
+                                ("username/password", self.username or self.password)) if v]
+        if len(kinds) > 1:
+            raise UsageError(f"give one kind of KFP credential, not {' and '.join(kinds)} ({self.origin})")
+        if (self.username is None) != (self.password is None):
+            missing = "password" if self.password is None else "username"
+            raise UsageError(f"Dex login needs a username and a password; the {missing} is missing "
+                             f"(--{missing} or ${ENV_PASSWORD if missing == 'password' else ENV_USERNAME})")
+
+    def describe(self) -> str:
+        """Which auth was tried, without any secret: for error messages."""
+        where = "" if self.origin in ("arguments", "none") else f" from {self.origin}"
+        return {"none": "no credentials",
+                "token": f"a bearer token{where}",
+                "cookie": f"an {SESSION_COOKIE} cookie{where}",
+                "dex": f"a Dex login as {self.username!r}{where}"}[self.kind]
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value, so messages can be scrubbed of them."""
+        values = [self.token, self.cookie, self.password]
+        if self.cookie and "=" in self.cookie:
+            values.append(self.cookie.split("=", 1)[1])
+        return tuple(v for v in values if v)
+
+    def cookie_header(self) -> str | None:
+        """The Cookie header for a session cookie given alone or as name=value."""
+        if not self.cookie:
+            return None
+        return self.cookie if "=" in self.cookie else f"{SESSION_COOKIE}={self.cookie}"
+
+
+# ---- result --------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitResult:
+    """What a submission created on the server, with the dashboard links a user clicks."""
+
+    host: str
+    pipeline_id: str
+    pipeline_name: str
+    version_id: str
+    version_name: str
+    experiment_id: str
+    experiment_name: str
+    parameters: tuple[tuple[str, str], ...] = ()
+    run_id: str | None = None
+    run_name: str | None = None
+    run_url: str | None = None
+    job_id: str | None = None
+    job_name: str | None = None
+    job_url: str | None = None
+    schedule: str | None = None
+    status: str | None = None
+
+    def lines(self) -> list[str]:
+        """The result as `key: value` lines (what the CLI prints on stdout)."""
+        rows = [("pipeline", f"{self.pipeline_name} ({self.pipeline_id})"),
+                ("version", f"{self.version_name} ({self.version_id})"),
+                ("experiment", f"{self.experiment_name} ({self.experiment_id})")]
+        if self.parameters:
+            rows.append(("parameters", ", ".join(f"{k}={v}" for k, v in self.parameters)))
+        if self.run_id:
+            rows += [("run", f"{self.run_name} ({self.run_id})"), ("run id", self.run_id),
+                     ("run url", self.run_url or "")]
+        if self.job_id:
+            rows += [("recurring run", f"{self.job_name} ({self.job_id})"),
+                     ("recurring run id", self.job_id), ("schedule", self.schedule or ""),
+                     ("recurring run url", self.job_url or "")]
+        if self.status:
+            rows.append(("status", self.status))
+        return [f"{key}: {value}" for key, value in rows]
+
+
+# ---- parameters ----------------------------------------------------------------------------
+def check_overrides(plan: Any, params: Mapping[str, Any] | None) -> dict[str, str]:
+    """Overrides as the exact strings to send, checked against the plan; UsageError otherwise.
+
+    An unknown name lists the valid ones; a value that does not fit an Integer/Float/Bool
+    parameter names the parameter and its type. Python bools become the spelling of the
+    parameter's default ("True"/"true"), so code comparing the env var keeps working.
+    """
+    if not params:
+        return {}
+    known = {p.name: p for p in plan.parameters}
+    result: dict[str, str] = {}
+    for name, value in params.items():
+        if name not in known:
+            valid = ", ".join(sorted(known)) or "(none)"
+            raise UsageError(f"unknown run parameter {name!r}.{did_you_mean(name, known)} "
+                             f"Valid names: {valid}")
+        param = known[name]
+        result[name] = _fit(param, value)
+    return result
+
+
+def _fit(param: Any, value: Any) -> str:
+    kind = ParamType(param.type)
+    type_name = kind.value
+
+    def bad(why: str = "") -> UsageError:
+        return UsageError(f"run parameter {param.name!r} is {type_name}: {value!r} does not fit{why}")
+
+    if isinstance(value, bool):
+        if kind is ParamType.BOOL:
+            default = str(param.default)
+            return str(value).lower() if default.islower() else str(value)
+        if kind is not ParamType.STRING:
+            raise bad()
+        return str(value)
+    if isinstance(value, (int, float)):
+        text = repr(value) if isinstance(value, float) else str(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        raise UsageError(f"run parameter {param.name!r}: values must be str, int, float or bool, "
+                         f"not {type(value).__name__}")
+    if kind is ParamType.INTEGER and not _INTEGER.fullmatch(text.strip()):
+        raise bad(" (expected a whole number such as 42)")
+    if kind is ParamType.FLOAT:
+        try:
+            number = float(text)
+        except ValueError:
+            raise bad(" (expected a number such as 0.5)") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise bad(" (expected a finite number)")
+    if kind is ParamType.BOOL and text.lower() not in _BOOL_TEXT:
+        raise bad(" (expected true or false)")
+    return text
+
+
+def kfp_cron(expr: str) -> str:
+    """A cron expression in the form KFP 1.2 reads (robfig/cron v1: seconds first), or UsageError.
+
+    KFP 1.2 parses 6 fields, seconds first; a standard 5-field expression would be read shifted
+    by one field (minute as second, ...), so it gets a leading "0" second instead.
+    """
+    text = " ".join(expr.split())
+    if text in _CRON_DESCRIPTORS or re.fullmatch(r"@every ([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+", text):
+        return text
+    fields = text.split(" ")
+    if len(fields) not in (5, 6):
+        raise UsageError(f"cron expression {expr!r} has {len(fields)} fields; give 5 (minute hour "
+                         "day month weekday) or KFP's 6 (second minute hour day month weekday)")
+    for item in fields:
+        if not _CRON_FIELD.fullmatch(item):
+            raise UsageError(f"cron expression {expr!r}: cannot read field {item!r}")
+    return text if len(fields) == 6 else "0 " + text
+
+
+# ---- the submission ------------------------------------------------------------------------
+def submit(pipeline_json: Any, *, host: str, experiment: str | None = None,
+           run_name: str | None = None, params: Mapping[str, Any] | None = None,
+           pipeline_name: str | None = None, namespace: str | None = None,
+           auth: KfpAuth | None = None, wait: bool = False, schedule: str | None = None,
+           storage: Any = None, base_dir: str | os.PathLike[str] | None = None,
+           upload_files: bool = True, timeout: float | None = None,
+           request_timeout: float = 30.0, poll_interval: float = 5.0,
+           on_status: Callable[[str], None] | None = None) -> SubmitResult:
+    """Compile an Elyra pipeline and start it on a KFP 1.2 server; returns what was created.
+
+    `params` overrides run parameters by name (all others keep their defaults) and is checked
+    against the plan before anything is sent. The pipeline is uploaded under `pipeline_name`
+    (default: the pipeline's name), as a new version when a pipeline of that name exists.
+    `experiment` defaults to the pipeline name (as Elyra does). `schedule` (a cron expression)
+    creates a recurring run instead of a run. `wait` follows the run until it ends, reporting
+    each status change to `on_status` (default: the "t3qkfp" logger), for at most `timeout`
+    seconds (None: until it ends), and raises SubmitError if it did not succeed.
+    `auth` defaults to the T3QKFP_KFP_* env vars; `namespace` to $T3QKFP_KFP_NAMESPACE.
+    """
+    from .compiler import compile_pipeline
+
+    host = normalize_host(host)
+    auth = auth if auth is not None else KfpAuth.resolve()
+    auth.check()
+    if wait and schedule:
+        raise UsageError("--wait follows one run; a recurring run (--cron) has no single run to follow")
+    cron = kfp_cron(schedule) if schedule else None
+    namespace = namespace or os.environ.get(ENV_NAMESPACE) or None
+    report = on_status or (lambda line: log.info("%s", line))
+
+    compiled = compile_pipeline(pipeline_json, base_dir=base_dir, storage=storage, deterministic=True)
+    overrides = check_overrides(compiled.plan, params)
+    name = pipeline_name or compiled.pipeline.name
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise UsageError(f"pipeline name {name!r} must be 1 to {MAX_NAME_LENGTH} characters "
+                         "(KFP 1.2's limit); choose one with --pipeline-name")
+    now = _dt.datetime.now(_dt.timezone.utc)
+    experiment_name = experiment or name
+
+    with _Session(host, auth, request_timeout) as session:
+        client, multi_user = session.connect()
+        namespace = session.namespace(client, multi_user, namespace)
+        if upload_files:
+            upload_node_files(compiled, progress=report)
+        pipeline_id, version_id, version_name = session.upload(client, compiled.yaml, name, now,
+                                                               compiled.pipeline.description)
+        experiment_id = session.experiment(client, experiment_name, namespace)
+        base = dict(host=host, pipeline_id=pipeline_id, pipeline_name=name, version_id=version_id,
+                    version_name=version_name, experiment_id=experiment_id,
+                    experiment_name=experiment_name, parameters=tuple(overrides.items()))
+        title = run_name or f"{name} {now:%Y-%m-%d %H-%M-%S}"
+        if cron:
+            job = session.call("creating the recurring run", client.create_recurring_run,
+                               experiment_id, title, cron_expression=cron, params=overrides,
+                               pipeline_id=pipeline_id, version_id=version_id, max_concurrency=1,
+                               enabled=True)
+            return SubmitResult(**base, job_id=job.id, job_name=title, schedule=cron,
+                                job_url=f"{host}/#/recurringrun/details/{job.id}")
+        run = session.call("starting the run", client.run_pipeline, experiment_id, title,
+                           params=overrides, pipeline_id=pipeline_id, version_id=version_id)
+        result = SubmitResult(**base, run_id=run.id, run_name=title,
+                              run_url=f"{host}/#/runs/details/{run.id}")
+        report(f"run {title!r} started: {result.run_url}")
+        if not wait:
+            return result
+        status = session.follow(client, result, timeout=timeout, poll_interval=poll_interval,
+                                report=report)
+        return SubmitResult(**{**base, "run_id": result.run_id, "run_name": title,
+                               "run_url": result.run_url, "status": status})
+
+
+def normalize_host(host: str) -> str:
+    """`http(s)://host[:port][/path]` without a trailing slash, or UsageError."""
+    text = (host or "").strip().rstrip("/")
+    if not re.match(r"https?://[^/\s]+", text):
+        raise UsageError(f"KFP host {host!r} must be a URL such as http://127.0.0.1:8888 or "
+                         "https://kubeflow.example.com/pipeline")
+    if text.endswith(API_PATH) or API_PATH + "/" in text:
+        raise UsageError(f"KFP host {host!r}: give the address before {API_PATH} "
+                         "(for example https://kubeflow.example.com/pipeline)")
+    return text
+
+
+def upload_node_files(compiled: Any, *, progress: Callable[[str], None] | None = None) -> None:
+    """Put the compiled node archives into the bucket (storage.put_archives), before the workflow.
+
+    Uploading exactly the archives the compilation hashed guarantees the keys in the workflow
+    exist. Storage credentials are storage's business (AWS_ACCESS_KEY_ID / ..._SECRET_...).
+    """
+    from . import storage
+
+    nodes = {node.id: node for node in compiled.pipeline.nodes}
+    archives = [(nodes[node_id], archive) for node_id, archive in compiled.archives.items()]
+    stream = _LineStream(progress) if progress else None
+    storage.put_archives(archives, config=compiled.storage,
+                         credentials=storage.Credentials.from_env(), progress=stream)
+
+
+class _LineStream:
+    """A file-like object that hands each written line to a callback (storage prints progress)."""
+
+    def __init__(self, callback: Callable[[str], None]):
+        self._callback = callback
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if line.strip():
+                self._callback(line)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _kfp_warnings() -> Iterator[None]:
+    """Silence only the warnings kfp 1.2 and kfp_server_api 1.8.5 cause, around our kfp calls.
+
+    kfp_server_api's rest.py calls urllib3 1.26's deprecated HTTPResponse.getheader(s)
+    (DeprecationWarning on every response); importing kfp 1.2 emits DeprecationWarnings from
+    its own and kubernetes' modules. Neither is the user's concern.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning,
+                                message=r"HTTPResponse\.getheaders?\(\) is deprecated")
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(kfp|kubernetes|kfp_server_api)\b")
+        yield
+
+
+class _Session:
+    """One submission's connection: the preflight, the kfp.Client and error translation."""
+
+    def __init__(self, host: str, auth: KfpAuth, request_timeout: float):
+        self.host = host
+        self.auth = auth
+        self.request_timeout = request_timeout
+        self.cookie: str | None = auth.cookie_header()
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._warnings = _kfp_warnings()
+
+    def __enter__(self) -> "_Session":
+        self._warnings.__enter__()
+        self._tmp = tempfile.TemporaryDirectory(prefix="t3qkfp-submit-")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tmp:
+            self._tmp.cleanup()
+        self._warnings.__exit__(*exc)
+
+    # -- connecting ------------------------------------------------------------------------
+    def connect(self) -> tuple[Any, bool]:
+        """Log in if asked, ask healthz once (fast, clear errors), then build kfp.Client."""
+        if self.auth.kind == "dex":
+            self.cookie = dex_login(self.host, self.auth, timeout=self.request_timeout)
+        healthz = self._preflight()
+        import kfp
+
+        try:
+            client = kfp.Client(host=self.host, existing_token=self.auth.token or None,
+                                cookies=self.cookie)
+        except Exception as exc:  # kfp.Client raises anything; healthz just worked, so say so
+            raise self.error("connecting", exc) from None
+        self._set_pool_timeout(client)
+        return client, bool(healthz.get("multi_user"))
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if self.auth.token:
+            headers["Authorization"] = f"Bearer {self.auth.token}"
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        return headers
+
+    def _preflight(self) -> dict[str, Any]:
+        """GET healthz once: unreachable, login redirects, 401/403 and 404 each get one line."""
+        import requests
+
+        url = self.host + API_PATH + "/healthz"
+        try:
+            response = requests.get(url, headers=self._headers(), allow_redirects=False,
+                                    timeout=self.request_timeout)
+        except requests.exceptions.Timeout:
+            raise SubmitError(f"cannot reach the KFP API at {self.host}: no answer within "
+                              f"{self.request_timeout:g} s") from None
+        except requests.exceptions.RequestException as exc:
+            raise SubmitError(f"cannot reach the KFP API at {self.host}: {_reason(exc)}") from None
+        status = response.status_code
+        if status in (301, 302, 303, 307, 308):
+            location = response.headers.get("Location", "")
+            if re.search(r"dex|auth|login|oauth|sign", location, re.I):
+                raise SubmitError(
+                    f"the KFP API at {self.host} redirected to a login page (HTTP {status}): not "
+                    f"authenticated with {self.auth.describe()}; pass --cookie ({SESSION_COOKIE}) or "
+                    "--username/--password for a Dex login, or --token")
+            raise SubmitError(f"the KFP API at {self.host} redirected to {self._scrub(location)!r} "
+                              f"(HTTP {status}); give that address as --host")
+        if status >= 400:
+            raise self._http_error("connecting", status, response.text, content_type=
+                                   response.headers.get("Content-Type", ""))
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise SubmitError(f"{self.host} is not a KFP API: {API_PATH}/healthz did not answer JSON "
+                              f"(HTTP {status}); the KFP API path is usually /pipeline, "
+                              "e.g. https://kubeflow.example.com/pipeline")
+        return data
+
+    def _set_pool_timeout(self, client: Any) -> None:
+        """kfp_server_api's urllib3 pool has no timeout: a stalled server would hang forever."""
+        import urllib3
+
+        api_client = getattr(getattr(client, "_run_api", None), "api_client", None)
+        pool = getattr(getattr(api_client, "rest_client", None), "pool_manager", None)
+        if pool is not None:
+            pool.connection_pool_kw["timeout"] = urllib3.Timeout(
+                connect=self.request_timeout, read=max(self.request_timeout, 120.0))
+
+    def namespace(self, client: Any, multi_user: bool, namespace: str | None) -> str | None:
+        """The user namespace: required by multi-user servers, refused by single-user ones."""
+        if multi_user:
+            namespace = namespace or client.get_user_namespace() or None
+            if not namespace:
+                raise UsageError(f"the KFP server at {self.host} is multi-user: pass --namespace "
+                                 f"(your Kubeflow profile namespace, or ${ENV_NAMESPACE})")
+            return namespace
+        if namespace:
+            raise UsageError(f"the KFP server at {self.host} is single-user: leave out --namespace "
+                             f"(and ${ENV_NAMESPACE})")
+        return None
+
+    # -- calls -----------------------------------------------------------------------------
+    def call(self, action: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run one kfp.Client call; every failure becomes one SubmitError line."""
+        try:
+            return func(*args, **kwargs)
+        except SubmitError:
+            raise
+        except Exception as exc:  # kfp raises ApiException, urllib3 errors and bare ValueErrors
+            raise self.error(action, exc) from None
+
+    def upload(self, client: Any, yaml_text: str, name: str, now: _dt.datetime,
+               description: str) -> tuple[str, str, str]:
+        """Upload as a new pipeline, or as a new version of the pipeline with this name."""
+        assert self._tmp is not None
+        path = Path(self._tmp.name) / "pipeline.yaml"
+        path.write_text(yaml_text, encoding="utf-8")
+        pipeline_id = self.call("looking up the pipeline", client.get_pipeline_id, name)
+        if pipeline_id is None:
+            try:
+                pipeline = client.upload_pipeline(str(path), pipeline_name=name,
+                                                  description=description or None)
+                version = pipeline.default_version
+                return pipeline.id, version.id if version else pipeline.id, name
+            except Exception as exc:
+                if not _is_conflict(exc):
+                    raise self.error("uploading the pipeline", exc) from None
+                # Someone created it since we looked: fall back to a version if we can see it.
+                pipeline_id = self.call("looking up the pipeline", client.get_pipeline_id, name)
+                if pipeline_id is None:
+                    raise SubmitError(
+                        f"pipeline name conflict: the KFP server already has a pipeline named {name!r} "
+                        "that cannot be found by name (it may belong to someone else); choose another "
+                        "name with --pipeline-name") from None
+        digest = hashlib.sha256(yaml_text.encode("utf-8")).hexdigest()[:8]
+        stamp = f"{now:%Y%m%d-%H%M%S}-{digest}"
+        for attempt in range(5):
+            suffix = f"{stamp}-{attempt}" if attempt else stamp
+            version_name = f"{name[:MAX_NAME_LENGTH - len(suffix) - 1]}-{suffix}"
+            try:
+                version = client.upload_pipeline_version(str(path), version_name, pipeline_id=pipeline_id)
+                return pipeline_id, version.id, version_name
+            except Exception as exc:
+                if not _is_conflict(exc):
+                    raise self.error("uploading a new version of the pipeline", exc) from None
+        raise SubmitError(f"pipeline name conflict: the KFP server refused 5 version names for "
+                          f"pipeline {name!r} as already existing; try again")
+
+    def experiment(self, client: Any, name: str, namespace: str | None) -> str:
+        """The id of the experiment with this name (in the namespace), created if missing."""
+        experiment = self.call("getting or creating the experiment", client.create_experiment,
+                               name, namespace=namespace)
+        return str(experiment.id)
+
+    def follow(self, client: Any, result: SubmitResult, *, timeout: float | None,
+               poll_interval: float, report: Callable[[str], None]) -> str:
+        """Poll the run until it ends; SubmitError unless it succeeded."""
+        start = time.monotonic()
+        last = None
+        while True:
+            detail = self.call("following the run", client.get_run, result.run_id)
+            status = detail.run.status or "Pending"
+            elapsed = time.monotonic() - start
+            if status != last:
+                report(f"run {result.run_name!r}: {status} ({elapsed:.0f} s)")
+                last = status
+            if status.lower() in TERMINAL:
+                if status.lower() != "succeeded":
+                    error = detail.run.error or ""
+                    raise SubmitError(f"run {result.run_name!r} ({result.run_id}) ended {status}"
+                                      f"{': ' + self._scrub(error) if error else ''}; see {result.run_url}")
+                return status
+            if timeout is not None and elapsed >= timeout:
+                raise SubmitError(f"run {result.run_name!r} is still {status} after {timeout:g} s; "
+                                  f"it goes on on the server: {result.run_url}")
+            time.sleep(poll_interval)
+
+    # -- errors ----------------------------------------------------------------------------
+    def error(self, action: str, exc: BaseException) -> SubmitError:
+        """One clear line for a failed kfp call, naming the cause and the fix."""
+        status = getattr(exc, "status", None)
+        if isinstance(status, int) and status >= 400:
+            headers = getattr(exc, "headers", None) or {}
+            return self._http_error(action, status, getattr(exc, "body", "") or "",
+                                    content_type=str(headers.get("Content-Type", "")))
+        import urllib3
+
+        if isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
+            return SubmitError(f"{action}: cannot reach the KFP API at {self.host}: {_reason(exc)}")
+        if isinstance(exc, ValueError):  # kfp's own checks, e.g. several pipelines with one name
+            return SubmitError(f"{action}: {self._scrub(str(exc))}")
+        return SubmitError(f"{action}: {type(exc).__name__}: {self._scrub(str(exc))[:300]}")
+
+    def _http_error(self, action: str, status: int, body: Any, *, content_type: str = "") -> SubmitError:
+        message = self._scrub(_server_message(body))
+        said = f": {message}" if message else ""
+        if status == 401:
+            return SubmitError(f"{action}: the KFP API at {self.host} refused the request as not "
+                               f"authenticated (HTTP 401) with {self.auth.describe()}{said}")
+        if status == 403:
+            return SubmitError(f"{action}: the KFP API at {self.host} refused the request as forbidden "
+                               f"(HTTP 403) with {self.auth.describe()}{said}; check the credentials and "
+                               "that the namespace is yours")
+        if status == 404 and not _is_kfp_error(body):
+            return SubmitError(f"{action}: nothing answers at {self.host}{API_PATH} (HTTP 404): wrong "
+                               "host path? The KFP API path is usually /pipeline, e.g. "
+                               "https://kubeflow.example.com/pipeline or http://127.0.0.1:8888/pipeline")
+        if _looks_like_conflict(status, message):
+            return SubmitError(f"{action}: name conflict on the KFP server (HTTP {status}){said}")
+        return SubmitError(f"{action}: the KFP server refused the request (HTTP {status}){said}")
+
+    def _scrub(self, text: str) -> str:
+        for secret in sorted(self.auth.secrets() + ((self.cookie,) if self.cookie else ()),
+                             key=len, reverse=True):
+            text = text.replace(secret, "***")
+        if self.cookie and "=" in self.cookie:
+            text = text.replace(self.cookie.split("=", 1)[1], "***")
+        return text
+
+
+def dex_login(host: str, auth: KfpAuth, *, timeout: float = 30.0) -> str:
+    """Log in through Dex like Elyra 2.x and return the `authservice_session` Cookie header.
+
+    Kubeflow 1.2 (istio + oidc-authservice + Dex): GET the cluster root (the host without
+    /pipeline) follows redirects to Dex's login form; POSTing `login`/`password` there
+    follows redirects back through authservice, which sets the session cookie.
+    """
+    import requests
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(host)
+    root = f"{parts.scheme}://{parts.netloc}/"
+    with requests.Session() as http:
+        try:
+            page = http.get(root, timeout=timeout)
+            if not re.search(r"/(dex|auth)\b", urlsplit(page.url).path):
+                raise SubmitError(f"Dex login as {auth.username!r}: {root} did not lead to a Dex login "
+                                  f"page (ended at {urlsplit(page.url).path or '/'}); this cluster may "
+                                  "not use Dex: pass --cookie or --token instead")
+            http.post(page.url, data={"login": auth.username or "", "password": auth.password or ""},
+                      timeout=timeout)
+        except requests.exceptions.RequestException as exc:
+            raise SubmitError(f"Dex login as {auth.username!r}: cannot reach {root}: {_reason(exc)}") from None
+        value = http.cookies.get(SESSION_COOKIE)
+    if not value:
+        raise SubmitError(f"Dex login as {auth.username!r} failed: no {SESSION_COOKIE} cookie came back "
+                          "(wrong username or password?)")
+    return f"{SESSION_COOKIE}={value}"
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause of a connection failure, short (urllib3 nests them deeply)."""
+    seen = exc
+    for _ in range(6):
+        inner = getattr(seen, "reason", None) or (seen.args[0] if getattr(seen, "args", None) else None)
+        if isinstance(inner, BaseException) and inner is not seen:
+            seen = inner
+            continue
+        break
+    text = str(seen)
+    match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    if match:
+        return match.group(1).strip()
+    text = re.sub(r"<[^>]*object at 0x[0-9a-f]+>:?\s*", "", text)
+    return text.strip()[:200] or type(seen).__name__
+
+
+def _server_message(body: Any) -> str:
+    """The message in a KFP error body (grpc-gateway or upload-server JSON), else short text."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    text = str(body or "").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        for key in ("error_message", "error", "message"):
+            if isinstance(data.get(key), str) and data[key]:
+                return data[key].strip()
+    if text.lstrip().startswith("<"):
+        return ""  # an HTML page says nothing useful in one line
+    return text.splitlines()[0][:300] if text else ""
+
+
+def _is_kfp_error(body: Any) -> bool:
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(str(body or ""))
+    except ValueError:
+        return False
+    return isinstance(data, dict) and any(k in data for k in ("error_message", "error", "code"))
+
+
+def _looks_like_conflict(status: int, message: str) -> bool:
+    return status == 409 or "already exist" in message.lower()
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    status = getattr(exc, "status", None)
+    return isinstance(status, int) and _looks_like_conflict(status, _server_message(getattr(exc, "body", "")))
