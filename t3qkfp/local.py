@@ -89,8 +89,13 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
     RunError naming the first node that failed (after copying the results).
     """
     from .compiler import compile_pipeline
+    from .elyra_reader import load
+    from .params import plan
     from .storage import download_prefix, put_archives
 
+    # Unknown names fail before a server starts: the plan has the same names as the workflow.
+    names = {p.name for p in plan(load(pipeline_json, base_dir=base_dir), scope=scope).parameters}
+    _check_names(names, params)
     stream = out if out is not None else sys.stderr
     work = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="t3qkfp-run-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -195,17 +200,22 @@ def check_parameters(workflow: Mapping[str, Any], params: Mapping[str, Any] | No
     from .checks import argo_safe
 
     values = workflow_parameters(workflow)
+    _check_names(set(values), params)
     for name, value in (params or {}).items():
-        if name not in values:
-            valid = ", ".join(sorted(values)) or "(none)"
-            raise UsageError(f"unknown run parameter {name!r}.{did_you_mean(name, values)} "
-                             f"Valid run parameters: {valid}")
         text = value if isinstance(value, str) else str(value)  # kfp.Client sends str(value)
         problem = argo_safe(text)
         if problem:
             raise UsageError(f"value of run parameter {name!r} {problem}")
         values[name] = text
     return values
+
+
+def _check_names(names: set[str], params: Mapping[str, Any] | None) -> None:
+    for name in params or {}:
+        if name not in names:
+            valid = ", ".join(sorted(names)) or "(none)"
+            raise UsageError(f"unknown run parameter {name!r}.{did_you_mean(name, names)} "
+                             f"Valid run parameters: {valid}")
 
 
 def substitute(text: str, mapping: Mapping[str, str]) -> str:
@@ -440,6 +450,7 @@ def run_workflow(workflow: Mapping[str, Any], *, params: Mapping[str, Any] | Non
     results: dict[str, NodeResult] = {}
     logs: dict[str, list[str]] = {}
     failed: list[str] = []
+    started: list[str] = []
     workers = max_parallel or max(1, min(len(steps), os.cpu_count() or 2))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="t3qkfp-node") as pool:
         running: dict[Future[NodeResult], str] = {}
@@ -450,6 +461,7 @@ def run_workflow(workflow: Mapping[str, Any], *, params: Mapping[str, Any] | Non
                             and all(results.get(d) and results[d].status == "succeeded"
                                     for d in step.dependencies)):
                         logs[step.task] = []
+                        started.append(step.task)
                         running[pool.submit(_run_step, step, work, stream, lock, logs[step.task])] = step.task
             if not running:
                 break
@@ -463,9 +475,10 @@ def run_workflow(workflow: Mapping[str, Any], *, params: Mapping[str, Any] | Non
                 finished = sum(1 for r in results.values() if r.status == "succeeded")
                 say(f"{finished}/{len(steps)} nodes done ({by_task[task].label!r} {result.status} "
                     f"in {result.seconds:.1f}s)")
-    nodes = tuple(results.get(s.task) or NodeResult(task=s.task, label=s.label, status="not run",
-                                                      exit_code=None, seconds=0.0, workdir=None)
-                  for s in steps)
+    # in the order they started (a topological order), then those that never ran
+    nodes = tuple([results[t] for t in started] +
+                  [NodeResult(task=s.task, label=s.label, status="not run", exit_code=None,
+                              seconds=0.0, workdir=None) for s in steps if s.task not in results])
     if failed:
         first = by_task[failed[0]]
         result = results[first.task]
