@@ -49,6 +49,8 @@ _MONO = "Courier,monospace"
 _LABEL_LIMIT = 40     # characters of a node label shown in a box (the tooltip has all of it)
 _TEXT_LIMIT = 44      # file names and images
 _DEFAULT_LIMIT = 24   # parameter defaults inside a box
+# Characters XML 1.0 (and so SVG and Graphviz's HTML labels) cannot hold, plus C1 controls.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 class GraphvizUnavailable(T3qkfpError):
@@ -95,6 +97,11 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _one_line(text: str) -> str:
+    """A label as one terminal line: a tab or newline inside it would break the table's columns."""
+    return _CONTROL.sub("\ufffd", text.replace("\t", " ").replace("\n", " "))
+
+
 def _width(text: str) -> int:
     """Terminal columns of `text`: East Asian wide characters (Korean, CJK) take two.
 
@@ -110,7 +117,7 @@ def _pad(text: str, width: int) -> str:
 
 def plan_text(pipeline: "Pipeline", plan: "ParameterPlan") -> str:
     """A fixed-width table for terminals; empty or space-padded defaults are shown quoted."""
-    rows = [tuple(_shown(cell) if i == 2 else cell for i, cell in enumerate(row))
+    rows = [tuple(_shown(cell) if i == 2 else _one_line(cell) for i, cell in enumerate(row))
             for row in plan_rows(pipeline, plan)]
     title = f"pipeline {pipeline.name!r}: {len(plan.parameters)} run parameters, {len(pipeline.nodes)} nodes"
     if not rows:
@@ -173,10 +180,10 @@ def dag_text(pipeline: "Pipeline", plan: "ParameterPlan") -> str:
     links = sum(len(n.parents) for n in pipeline.nodes)
     lines = [f"DAG: {len(pipeline.nodes)} nodes, {links} links"]
     for node in dag_order(pipeline):
-        lines.append(f"  {node.label}  ({node.kind.short}: {node.filename})")
+        lines.append(f"  {_one_line(node.label)}  ({node.kind.short}: {node.filename})")
         lines.append(f"      image   {node.runtime_image}")
         if node.parents:
-            lines.append("      after   " + ", ".join(labels.get(p, p) for p in node.parents))
+            lines.append("      after   " + ", ".join(_one_line(labels.get(p, p)) for p in node.parents))
         bindings = plan.bindings_of(node.id)
         if bindings:
             shown = []
@@ -210,27 +217,31 @@ def _plan_or_problem(pipeline: "Pipeline", plan: "ParameterPlan | None", scope: 
 
 # --- the DAG as a Graphviz picture ---------------------------------------------------------------
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-
-
 def _xml_text(text: str) -> str:
-    """Text for an HTML-like label cell: XML-escaped, without the characters XML cannot hold.
+    """Text for an HTML-like label cell: XML-escaped, backslashes doubled, no XML-illegal characters.
 
     Graphviz parses HTML-like labels with an XML parser, so `&`, `<`, `>` must be entities and
-    control characters must go (shown as U+FFFD); quotes and backslashes are literal there.
+    control characters must go (shown as U+FFFD). Graphviz then still expands `\\N` (node
+    name) and `\\G` (graph name) in label text and turns `\\\\` into one backslash, so every
+    backslash is doubled (measured with dot 2.43; tests/test_display.py checks the round trip).
     """
     text = _CONTROL.sub("\ufffd", text.replace("\t", " ").replace("\n", " "))
-    return html.escape(text, quote=False)
+    return html.escape(text, quote=False).replace("\\", "\\\\")
 
 
 def _quoted(text: str) -> Any:
-    """Text for a quoted DOT attribute (tooltips): backslashes doubled so `\\N`, `\\l` stay literal.
+    """Text for a quoted DOT attribute (tooltips), so it reaches the SVG exactly as written.
 
-    `graphviz.escape` marks the string as not-HTML, and the package's quoting then escapes `"`.
+    A tooltip is unescaped twice on its way into the SVG (escString substitution of `\\N`,
+    `\\l`..., then the SVG writer's own unescaping), so a literal backslash needs four
+    (measured with dot 2.43; tests/test_display.py checks the round trip). The SVG writer keeps
+    anything that looks like an entity (`&amp;`), so `&` becomes `&amp;` first. `nohtml` keeps
+    a text like `<x>` from being read as an HTML label; the package's quoting escapes `"`.
     """
     import graphviz
 
-    return graphviz.escape(_CONTROL.sub("\ufffd", text))
+    text = _CONTROL.sub("\ufffd", text).replace("\\", "\\" * 4)
+    return graphviz.nohtml(text.replace("&", "&amp;"))
 
 
 def _node_label(node: "Node", plan: "ParameterPlan", params: dict[str, "RunParameter"]) -> str:
