@@ -169,6 +169,20 @@ def test_r_node_without_rscript_says_so(s3: S3Server, tmp_path: Path) -> None:
     assert "Rscript is not on PATH" in done.stderr
 
 
+def test_r_node_runs_rscript_from_an_argv_list(s3: S3Server, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "Rscript"  # stands in for R: prints the argv it got and one env var
+    fake.write_text(f"#!{sys.executable}\nimport os, sys\nprint('Rscript argv', sys.argv[1:], os.environ['ALPHA'])\n")
+    fake.chmod(0o755)
+    archive = make_archive({"r/analysis.R": b"cat('hi')\n"})
+    spec = spec_for(s3, archive, task="r-node", kind="r", file="r/analysis.R")
+    done = run_pod(spec, tmp_path / "pod", s3, env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+                                                     "ALPHA": "0.5; rm -rf /"})
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert f"Rscript argv ['{tmp_path / 'pod' / 'r' / 'analysis.R'}'] 0.5; rm -rf /" in done.stdout
+
+
 # --- archive integrity and safe extraction --------------------------------------------------------
 
 def test_archive_with_dotdot_member_is_refused(s3: S3Server, tmp_path: Path) -> None:

@@ -59,6 +59,9 @@ def node_main(spec: dict[str, Any], archive: bytes, request: Callable[..., bytes
     except (NodeFailure, error) as exc:  # type: ignore[misc]
         _say(f"node {spec.get('label')!r} failed: {exc}")
         return 1
+    except OSError as exc:  # local files: disk full, permissions
+        _say(f"node {spec.get('label')!r} failed: {type(exc).__name__}: {exc}")
+        return 1
     finally:
         try:
             node.write_kfp_metadata()
