@@ -219,7 +219,9 @@ class KfpStandin:
         return self.root_url + self.base_path
 
     def start(self) -> "KfpStandin":
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="kfp-standin", daemon=True)
+        # A short poll interval: stop() returns within ~20 ms instead of serve_forever's 0.5 s.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="kfp-standin", daemon=True)
         self._thread.start()
         return self
 

@@ -1,0 +1,425 @@
+"""t3qkfp.submit with the real kfp.Client 1.2.0 making real HTTP requests to the KFP stand-in.
+
+Nothing in kfp is patched: every assertion is about what reached the server (tests/kfp_standin.py)
+or what the user sees.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import yaml
+
+import t3qkfp
+from t3qkfp.compiler import compile_pipeline
+from t3qkfp.errors import StorageError, SubmitError, UsageError
+from t3qkfp.storage import expected_objects
+from t3qkfp.submit import KfpAuth, SubmitResult, check_overrides, kfp_cron, submit
+
+from kfp_standin import KfpStandin
+from s3server import closed_port_endpoint, s3_server
+
+ROOT = Path(__file__).resolve().parents[1]
+CHURN = ROOT / "examples" / "churn" / "churn.pipeline"
+TYPED = ROOT / "tests" / "cases" / "v3_kv_env" / "input.pipeline"  # Integer, Float, Bool, String
+
+
+@pytest.fixture(autouse=True)
+def no_user_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's own KFP env vars must not leak into these tests."""
+    for var in ("T3QKFP_KFP_TOKEN", "T3QKFP_KFP_COOKIE", "T3QKFP_KFP_USERNAME",
+                "T3QKFP_KFP_PASSWORD", "T3QKFP_KFP_NAMESPACE", "T3QKFP_KFP_HOST"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def kfp() -> Iterator[KfpStandin]:
+    with KfpStandin() as server:
+        yield server
+        assert server.violations == []
+
+
+def go(server: KfpStandin, path: Path = CHURN, **kwargs: object) -> SubmitResult:
+    kwargs.setdefault("upload_files", False)
+    kwargs.setdefault("poll_interval", 0.01)
+    return submit(path, host=kwargs.pop("host", server.url), **kwargs)  # type: ignore[arg-type]
+
+
+# ---- what reaches the server ---------------------------------------------------------------
+def test_run_carries_only_the_overrides(kfp: KfpStandin) -> None:
+    result = go(kfp, params={"EPOCHS": 3, "LEARNING_RATE": "0.2"}, run_name="try 1")
+    [call] = kfp.calls("create_run")
+    body = call.body
+    assert body["name"] == "try 1"
+    assert body["pipeline_spec"]["parameters"] == [{"name": "EPOCHS", "value": "3"},
+                                                   {"name": "LEARNING_RATE", "value": "0.2"}]
+    refs = {(r["key"]["type"], r["relationship"]): r["key"]["id"] for r in body["resource_references"]}
+    assert refs == {("EXPERIMENT", "OWNER"): result.experiment_id,
+                    ("PIPELINE_VERSION", "CREATOR"): result.version_id}
+    # The server applies them; every other parameter keeps its compiled default.
+    params = {p["name"]: p["value"] for p in kfp.run_workflow(result.run_id)["spec"]["arguments"]["parameters"]}
+    assert params["EPOCHS"] == "3" and params["LEARNING_RATE"] == "0.2"
+    assert params["DATA_SIZE"] == "200" and params["train_LOG_LEVEL"] == "INFO"
+    assert result.run_url == f"{kfp.url}/#/runs/details/{result.run_id}"
+    assert result.parameters == (("EPOCHS", "3"), ("LEARNING_RATE", "0.2"))
+    assert result.run_id in kfp.runs and result.status is None
+
+
+def test_no_overrides_sends_no_parameters(kfp: KfpStandin) -> None:
+    go(kfp)
+    [call] = kfp.calls("create_run")
+    assert call.body["pipeline_spec"].get("parameters") in (None, [])
+
+
+def test_uploaded_workflow_is_the_compiled_one(kfp: KfpStandin) -> None:
+    result = go(kfp)
+    compiled = compile_pipeline(CHURN, deterministic=True)
+    assert kfp.version_yaml(result.version_id) == compiled.yaml
+    assert yaml.safe_load(kfp.version_yaml(result.version_id)) == compiled.workflow
+    [upload] = kfp.calls("upload")
+    assert upload.query["name"] == ["churn"]
+    pipeline = kfp.pipelines[result.pipeline_id]
+    assert [p["name"] for p in pipeline["parameters"]] == [p.name for p in compiled.plan.parameters]
+
+
+def test_resubmitting_creates_a_new_version(kfp: KfpStandin) -> None:
+    first = go(kfp)
+    second = go(kfp, params={"SEED": "7"})
+    assert second.pipeline_id == first.pipeline_id
+    assert second.version_id != first.version_id
+    assert second.version_name.startswith("churn-") and len(second.version_name) <= 100
+    assert len(kfp.pipelines) == 1 and len(kfp.versions) == 2
+    assert len(kfp.calls("upload")) == 1 and len(kfp.calls("upload_version")) == 1
+    assert second.experiment_id == first.experiment_id  # experiment found, not created again
+    assert len(kfp.experiments) == 1
+    run = kfp.calls("create_run")[-1].body
+    assert {"key": {"type": "PIPELINE_VERSION", "id": second.version_id}, "relationship": "CREATOR"} \
+        in run["resource_references"]
+
+
+def test_same_second_same_content_still_gets_a_version(kfp: KfpStandin) -> None:
+    results = [go(kfp) for _ in range(3)]  # same content, very likely the same second
+    assert len({r.version_name for r in results[1:]}) == 2
+    assert len(kfp.versions) == 3
+
+
+def test_names_and_experiment(kfp: KfpStandin) -> None:
+    result = go(kfp, pipeline_name="churn nightly", experiment="team-a")
+    assert result.pipeline_name == "churn nightly" and result.experiment_name == "team-a"
+    assert [e["name"] for e in kfp.experiments.values()] == ["team-a"]
+    assert kfp.calls("upload")[0].query["name"] == ["churn nightly"]
+
+
+def test_wait_success(kfp: KfpStandin) -> None:
+    kfp.polls_until_done = 2
+    lines: list[str] = []
+    result = go(kfp, wait=True, on_status=lines.append)
+    assert result.status == "Succeeded"
+    assert any("Running" in line for line in lines) and "Succeeded" in lines[-1]
+    assert len(kfp.calls("get_run")) == 3
+
+
+def test_wait_failure_raises_with_the_run_url(kfp: KfpStandin) -> None:
+    kfp.run_outcome = "Failed"
+    with pytest.raises(SubmitError) as info:
+        go(kfp, wait=True)
+    message = str(info.value)
+    assert "ended Failed" in message and "node train failed" in message
+    assert "/#/runs/details/" in message and "\n" not in message
+
+
+def test_wait_timeout(kfp: KfpStandin) -> None:
+    kfp.polls_until_done = 10_000
+    with pytest.raises(SubmitError, match=r"still Running after 0\.05 s"):
+        go(kfp, wait=True, timeout=0.05)
+
+
+def test_recurring_run(kfp: KfpStandin) -> None:
+    result = go(kfp, schedule="0 6 * * 1-5", params={"EPOCHS": "9"}, run_name="nightly")
+    assert result.run_id is None and result.job_id in kfp.jobs
+    [call] = kfp.calls("create_job")
+    body = call.body
+    assert body["trigger"]["cron_schedule"]["cron"] == "0 0 6 * * 1-5"  # KFP's seconds-first form
+    assert body["pipeline_spec"]["parameters"] == [{"name": "EPOCHS", "value": "9"}]
+    assert body["enabled"] is True and body["name"] == "nightly"
+    assert result.job_url == f"{kfp.url}/#/recurringrun/details/{result.job_id}"
+    assert not kfp.calls("create_run")
+
+
+def test_cron_forms() -> None:
+    assert kfp_cron("0 0 6 * * *") == "0 0 6 * * *"
+    assert kfp_cron("  */5  * * * * ") == "0 */5 * * * *"
+    assert kfp_cron("@hourly") == "@hourly" and kfp_cron("@every 1h30m") == "@every 1h30m"
+    with pytest.raises(UsageError, match="has 3 fields"):
+        kfp_cron("0 6 *")
+    with pytest.raises(UsageError, match="cannot read field"):
+        kfp_cron("0 6 * * mon!")
+
+
+def test_wait_and_schedule_together_is_a_usage_error(kfp: KfpStandin) -> None:
+    with pytest.raises(UsageError):
+        go(kfp, wait=True, schedule="0 6 * * *")
+    assert kfp.requests == []
+
+
+# ---- parameter checks before anything is sent ----------------------------------------------
+def test_unknown_parameter_lists_valid_names(kfp: KfpStandin) -> None:
+    with pytest.raises(UsageError) as info:
+        go(kfp, params={"EPOCH": "3"})
+    message = str(info.value)
+    assert "unknown run parameter 'EPOCH'" in message and "Did you mean 'EPOCHS'?" in message
+    assert "DATA_SIZE, EPOCHS, LEARNING_RATE" in message
+    assert kfp.requests == []
+
+
+@pytest.mark.parametrize("name, value, type_name", [
+    ("INT", "1.5", "Integer"), ("INT", "ten", "Integer"), ("FLOAT", "abc", "Float"),
+    ("FLOAT", "nan", "Float"), ("TRUE_BOOL", "yes", "Bool"), ("INT", True, "Integer")])
+def test_value_that_does_not_fit_the_type(kfp: KfpStandin, name: str, value: object, type_name: str) -> None:
+    with pytest.raises(UsageError) as info:
+        go(kfp, TYPED, params={name: value})
+    assert f"run parameter {name!r} is {type_name}" in str(info.value)
+    assert kfp.requests == []
+
+
+def test_values_that_fit() -> None:
+    plan = compile_pipeline(TYPED).plan
+    assert check_overrides(plan, {"INT": 7, "FLOAT": 0.5, "TRUE_BOOL": False, "CODE": 9}) == \
+        {"INT": "7", "FLOAT": "0.5", "TRUE_BOOL": "false", "CODE": "9"}
+    assert check_overrides(plan, {"INT": "-3", "FLOAT": "2", "TRUE_BOOL": "True", "FLAG": "no"}) == \
+        {"INT": "-3", "FLOAT": "2", "TRUE_BOOL": "True", "FLAG": "no"}
+
+
+def test_typed_pipeline_runs_with_overrides(kfp: KfpStandin) -> None:
+    result = go(kfp, TYPED, params={"INT": 7, "TRUE_BOOL": False, "EMPTY": "now set"})
+    params = {p["name"]: p["value"] for p in kfp.run_workflow(result.run_id)["spec"]["arguments"]["parameters"]}
+    assert params["INT"] == "7" and params["TRUE_BOOL"] == "false" and params["EMPTY"] == "now set"
+    assert params["CODE"] == "08" and params["NOTHING"] == "null"  # defaults kept exactly
+
+
+# ---- errors a user meets: one clear line each, fast ----------------------------------------
+def one_line(exc: BaseException) -> str:
+    text = str(exc)
+    assert "\n" not in text and "Traceback" not in text and "HTTPHeaderDict" not in text
+    return text
+
+
+def test_unreachable_host_is_fast() -> None:
+    start = time.monotonic()
+    with pytest.raises(SubmitError) as info:
+        submit(CHURN, host=closed_port_endpoint() + "/pipeline", upload_files=False)
+    assert time.monotonic() - start < 5
+    assert "cannot reach the KFP API" in one_line(info.value) and "refused" in str(info.value)
+
+
+def test_wrong_base_path_says_pipeline(kfp: KfpStandin) -> None:
+    start = time.monotonic()
+    with pytest.raises(SubmitError) as info:
+        go(kfp, host=kfp.root_url)
+    assert time.monotonic() - start < 5  # kfp.Client would retry healthz 5 x 5 s
+    message = one_line(info.value)
+    assert "404" in message and "usually /pipeline" in message
+
+
+def test_host_must_be_a_url() -> None:
+    with pytest.raises(UsageError, match="must be a URL"):
+        submit(CHURN, host="127.0.0.1:8888", upload_files=False)
+    with pytest.raises(UsageError, match="before /apis/v1beta1"):
+        submit(CHURN, host="http://h/pipeline/apis/v1beta1", upload_files=False)
+
+
+def test_missing_token_is_401_naming_the_auth(kfp: KfpStandin) -> None:
+    kfp.token = "s3cr3t-token-value"
+    with pytest.raises(SubmitError) as info:
+        go(kfp)
+    assert "401" in one_line(info.value) and "no credentials" in str(info.value)
+    with pytest.raises(SubmitError) as info:
+        go(kfp, auth=KfpAuth(token="wrong-token-value"))
+    assert "401" in str(info.value) and "a bearer token" in str(info.value)
+    assert "wrong-token-value" not in str(info.value)
+
+
+@pytest.mark.parametrize("operation", ["healthz", "upload", "create_experiment", "create_run"])
+def test_forbidden_is_403_naming_the_auth(kfp: KfpStandin, operation: str) -> None:
+    kfp.fail_next(operation, 403, "PermissionDenied: User 'x' is not authorized")
+    with pytest.raises(SubmitError) as info:
+        go(kfp, auth=KfpAuth(token="tok-abcdef-123456"))
+    message = one_line(info.value)
+    assert "403" in message and "a bearer token" in message and "not authorized" in message
+    assert "tok-abcdef-123456" not in message
+
+
+def test_name_conflict_that_cannot_be_resolved(kfp: KfpStandin) -> None:
+    # The pipeline exists on the server but not visibly by name: the upload conflicts.
+    kfp.fail_next("upload", 500, "Error creating pipeline: Already exist error: Failed to create a new "
+                                 "pipeline. The name churn already exist. Please specify a new name.")
+    with pytest.raises(SubmitError) as info:
+        go(kfp)
+    message = one_line(info.value)
+    assert "pipeline name conflict" in message and "--pipeline-name" in message
+
+
+def test_version_name_conflict_retries_with_a_suffix(kfp: KfpStandin) -> None:
+    go(kfp)
+    kfp.fail_next("upload_version", 500, "Error creating pipeline version: Already exist error: Failed to "
+                                         "create a new pipeline version. The name x already exist.")
+    result = go(kfp)
+    assert result.version_name.endswith("-1")  # retried with a suffix instead of failing
+    assert len(kfp.calls("upload_version")) == 2
+
+
+def test_server_validation_error_shows_the_server_message(kfp: KfpStandin) -> None:
+    kfp.fail_next("create_run", 400, "Failed to verify parameters.: Invalid input error: Unrecognized "
+                                     "input parameter: EPOCHS")
+    with pytest.raises(SubmitError) as info:
+        go(kfp, params={"EPOCHS": "1"})
+    message = one_line(info.value)
+    assert "starting the run" in message and "Unrecognized input parameter: EPOCHS" in message
+
+
+def test_too_many_parameter_bytes_shows_the_server_message(kfp: KfpStandin) -> None:
+    kfp.fail_next("upload", 500, "Error creating pipeline: Failed to get parameters from the workflow: "
+                                 "Invalid input error: The input parameter length exceed maximum size of 10000.")
+    with pytest.raises(SubmitError, match="exceed maximum size of 10000"):
+        go(kfp)
+
+
+def test_run_not_found_404_is_not_called_a_wrong_path(kfp: KfpStandin) -> None:
+    kfp.fail_next("get_run", 404, "ResourceNotFoundError: Run x not found.")
+    with pytest.raises(SubmitError) as info:
+        go(kfp, wait=True)
+    assert "Run x not found" in one_line(info.value) and "usually /pipeline" not in str(info.value)
+
+
+def test_server_error_has_no_kfp_traceback(kfp: KfpStandin) -> None:
+    kfp.fail_next("list_experiments", 500, "Internal error: database is locked")
+    with pytest.raises(SubmitError) as info:
+        go(kfp)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert "database is locked" in one_line(info.value)
+
+
+# ---- auth ----------------------------------------------------------------------------------
+def test_bearer_token_reaches_every_request(kfp: KfpStandin, monkeypatch: pytest.MonkeyPatch) -> None:
+    kfp.token = "tok-from-env-0123456789"
+    monkeypatch.setenv("T3QKFP_KFP_TOKEN", "tok-from-env-0123456789")
+    go(kfp)
+    assert kfp.requests and all(r.headers.get("authorization") == "Bearer tok-from-env-0123456789"
+                                for r in kfp.requests)
+
+
+def test_session_cookie_reaches_every_request(kfp: KfpStandin) -> None:
+    kfp.dex_users = {"user@example.com": "pw"}
+    session = kfp.new_session()
+    go(kfp, auth=KfpAuth(cookie=session))
+    assert kfp.requests and all(f"authservice_session={session}" in r.headers.get("cookie", "")
+                                for r in kfp.requests)
+
+
+def test_no_cookie_on_a_dex_cluster_says_login(kfp: KfpStandin) -> None:
+    kfp.dex_users = {"user@example.com": "pw"}
+    with pytest.raises(SubmitError) as info:
+        go(kfp)
+    message = one_line(info.value)
+    assert "login page" in message and "--cookie" in message and "--username" in message
+
+
+def test_dex_login(kfp: KfpStandin, monkeypatch: pytest.MonkeyPatch) -> None:
+    kfp.dex_users = {"user@example.com": "correct horse battery"}
+    monkeypatch.setenv("T3QKFP_KFP_USERNAME", "user@example.com")
+    monkeypatch.setenv("T3QKFP_KFP_PASSWORD", "correct horse battery")
+    result = go(kfp)
+    assert result.run_id in kfp.runs
+    posted = [r for r in kfp.requests if r.method == "POST" and r.path == "/dex/auth/local"]
+    assert len(posted) == 1
+    api = [r for r in kfp.requests if r.operation]
+    assert api and all("authservice_session=" in r.headers.get("cookie", "") for r in api)
+
+
+def test_dex_wrong_password(kfp: KfpStandin) -> None:
+    kfp.dex_users = {"user@example.com": "right"}
+    with pytest.raises(SubmitError) as info:
+        go(kfp, auth=KfpAuth(username="user@example.com", password="wrong-password-xyz"))
+    message = one_line(info.value)
+    assert "Dex login as 'user@example.com' failed" in message and "wrong-password-xyz" not in message
+
+
+def test_dex_login_without_dex(kfp: KfpStandin) -> None:
+    with pytest.raises(SubmitError, match="did not lead to a Dex login page"):
+        go(kfp, auth=KfpAuth(username="u", password="p"))
+
+
+def test_auth_checks() -> None:
+    with pytest.raises(UsageError, match="not token and cookie"):
+        KfpAuth(token="a", cookie="b").check()
+    with pytest.raises(UsageError, match="password is missing"):
+        KfpAuth(username="u").check()
+    auth = KfpAuth(token="tok-secret", cookie=None)
+    assert "tok-secret" not in repr(auth)
+    assert "p4ss" not in repr(KfpAuth(username="u", password="p4ss"))
+    env = {"T3QKFP_KFP_COOKIE": "abc"}
+    resolved = KfpAuth.resolve(env=env)
+    assert resolved.kind == "cookie" and resolved.cookie_header() == "authservice_session=abc"
+    assert "T3QKFP_KFP_COOKIE" in resolved.describe()
+    assert KfpAuth.resolve(token="x", env=env).kind == "token"  # arguments win over env
+
+
+# ---- multi-user ----------------------------------------------------------------------------
+def test_multi_user_needs_a_namespace(kfp: KfpStandin) -> None:
+    kfp.multi_user = True
+    with pytest.raises(UsageError, match="multi-user: pass --namespace"):
+        go(kfp)
+    assert not kfp.calls("upload")
+
+
+def test_multi_user_namespace(kfp: KfpStandin, monkeypatch: pytest.MonkeyPatch) -> None:
+    kfp.multi_user = True
+    kfp.namespaces = {"alice"}
+    result = go(kfp, namespace="alice")
+    experiment = kfp.experiments[result.experiment_id]
+    assert experiment["resource_references"] == [{"key": {"type": "NAMESPACE", "id": "alice"},
+                                                  "relationship": "OWNER"}]
+    listing = kfp.calls("list_experiments")[0]
+    assert listing.query["resource_reference_key.id"] == ["alice"]
+    monkeypatch.setenv("T3QKFP_KFP_NAMESPACE", "bob")
+    with pytest.raises(SubmitError) as info:
+        go(kfp)
+    assert "403" in one_line(info.value) and "namespace" in str(info.value)
+
+
+def test_single_user_refuses_a_namespace(kfp: KfpStandin) -> None:
+    with pytest.raises(UsageError, match="single-user: leave out --namespace"):
+        go(kfp, namespace="alice")
+
+
+# ---- node files ----------------------------------------------------------------------------
+def test_node_files_are_uploaded_before_the_pipeline(kfp: KfpStandin, monkeypatch: pytest.MonkeyPatch) -> None:
+    with s3_server(auth=False) as s3:
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3.credentials.access_key)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.credentials.secret_key)
+        lines: list[str] = []
+        result = submit(CHURN, host=kfp.url, storage=s3.config(), on_status=lines.append)
+        compiled = compile_pipeline(CHURN, storage=s3.config())
+        assert s3.keys("t3qkfp-test/") == compiled.object_keys()
+        assert any("uploaded: s3://" in line for line in lines)
+        workflow = yaml.safe_load(kfp.version_yaml(result.version_id))
+        assert sorted({o.key for o in expected_objects(workflow)}) == compiled.object_keys()
+
+
+def test_storage_failure_stops_before_the_pipeline_upload(kfp: KfpStandin, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "a")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "b")
+    config = t3qkfp.StorageConfig(endpoint=closed_port_endpoint(), bucket="mlpipeline")
+    with pytest.raises(StorageError):
+        submit(CHURN, host=kfp.url, storage=config)
+    assert not kfp.calls("upload") and not kfp.calls("upload_version")
+
+
+def test_result_is_frozen(kfp: KfpStandin) -> None:
+    result = go(kfp)
+    with pytest.raises(AttributeError):
+        result.run_id = "x"  # type: ignore[misc]
+    assert json.dumps(result.lines())
