@@ -100,7 +100,7 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
     work = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="t3qkfp-run-"))
     work.mkdir(parents=True, exist_ok=True)
     results = Path(results_dir) if results_dir is not None else work / "results"
-    with _object_storage(storage, credentials, stream) as (config, creds, local):
+    with _ObjectStorage(storage, credentials, stream) as (config, creds, local):
         compiled = compile_pipeline(pipeline_json, base_dir=base_dir, scope=scope, storage=config)
         check_parameters(compiled.workflow, params)
         put_archives([(compiled.pipeline.node(node_id), archive)
@@ -124,7 +124,7 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
                     results_dir=results, nodes=run.nodes)
 
 
-class _object_storage:
+class _ObjectStorage:
     """Context manager: (config, credentials, is_local) — a private moto server unless given."""
 
     def __init__(self, storage: StorageConfig | None, credentials: Credentials | None, out: TextIO):

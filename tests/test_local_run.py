@@ -11,7 +11,7 @@ import t3qkfp
 from t3qkfp.errors import RunError, UsageError
 from t3qkfp.local import check_parameters, kubelet_expand, run_local, substitute
 
-from s3server import S3Server, s3_server
+from s3server import s3_server
 
 CASES = Path(__file__).parent / "runtime_cases"
 THREE = CASES / "three_nodes" / "three_nodes.pipeline"
