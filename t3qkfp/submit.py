@@ -78,11 +78,21 @@ class KfpAuth:
     def resolve(cls, *, token: str | None = None, cookie: str | None = None,
                 username: str | None = None, password: str | None = None,
                 env: Mapping[str, str] | None = None) -> "KfpAuth":
-        """Arguments if any is given, else the T3QKFP_KFP_* env vars, else no credentials."""
-        if token or cookie or username or password:
-            return cls(token=token or None, cookie=cookie or None, username=username or None,
-                       password=password or None, origin="arguments")
+        """Arguments if any is given, else the T3QKFP_KFP_* env vars, else no credentials.
+
+        The one mix allowed: a Dex username given as an argument with the password from
+        $T3QKFP_KFP_PASSWORD (or the other way round), so the password stays off the command line.
+        """
         env = os.environ if env is None else env
+        if token or cookie or username or password:
+            from_env = []
+            if username and not password and env.get(ENV_PASSWORD):
+                password, from_env = env[ENV_PASSWORD], [ENV_PASSWORD]
+            elif password and not username and env.get(ENV_USERNAME):
+                username, from_env = env[ENV_USERNAME], [ENV_USERNAME]
+            origin = "arguments" + (f" and env {from_env[0]}" if from_env else "")
+            return cls(token=token or None, cookie=cookie or None, username=username or None,
+                       password=password or None, origin=origin)
         values = {key: env.get(var) or None for key, var in (
             ("token", ENV_TOKEN), ("cookie", ENV_COOKIE), ("username", ENV_USERNAME),
             ("password", ENV_PASSWORD))}

@@ -365,6 +365,8 @@ def test_auth_checks() -> None:
     assert resolved.kind == "cookie" and resolved.cookie_header() == "authservice_session=abc"
     assert "T3QKFP_KFP_COOKIE" in resolved.describe()
     assert KfpAuth.resolve(token="x", env=env).kind == "token"  # arguments win over env
+    mixed = KfpAuth.resolve(username="u", env={"T3QKFP_KFP_PASSWORD": "pw", "T3QKFP_KFP_COOKIE": "c"})
+    assert (mixed.kind, mixed.password, mixed.cookie) == ("dex", "pw", None)
 
 
 # ---- multi-user ----------------------------------------------------------------------------
