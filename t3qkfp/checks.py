@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import PurePosixPath
 
 from . import naming
-from .errors import Location, Problem
+from .errors import Location, Problem, shown
 from .model import Node, NodeKind, Pipeline
 from .storage import node_files
 
@@ -27,8 +27,10 @@ RESERVED_ENV_PREFIXES = ("LD_", "AWS_", "MINIO_", "PIP_", "T3QKFP_", "PYTHONWARN
 PROXY = re.compile(r"(?i)[a-z]*_proxy")
 # Words that make an env name a credential: its value would be shown to everyone as a run
 # parameter. Matched on whole words (HF_TOKEN, dbPassword) so MAX_TOKENS or TOKENIZER pass.
-CREDENTIAL_WORDS = frozenset({"password", "passwd", "pwd", "secret", "token", "apikey", "credential",
+CREDENTIAL_WORDS = frozenset({"password", "passwd", "pwd", "secret", "apikey", "credential",
                               "credentials", "passphrase"})
+TOKEN_COUNTERS = frozenset({"max", "min", "num", "n", "total", "count", "per", "eos", "bos", "pad", "unk",
+                            "sep", "cls", "mask", "start", "end", "special"})
 CREDENTIAL_PAIRS = frozenset({("api", "key"), ("access", "key"), ("secret", "key"), ("private", "key"),
                               ("auth", "key"), ("client", "secret")})
 # Kubernetes secret names are DNS-1123 subdomains; keys [-._a-zA-Z0-9]+ (apimachinery validation).
@@ -39,6 +41,7 @@ LABEL_VALUE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
 # Docker image reference, loosely: no whitespace, no upper-case repository path, optional tag/digest.
 IMAGE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._:/@-]*")
 EXTENSIONS = {NodeKind.NOTEBOOK: (".ipynb",), NodeKind.PYTHON: (".py",), NodeKind.R: (".r", ".R")}
+KIND_NAMES = {NodeKind.NOTEBOOK: "a notebook node", NodeKind.PYTHON: "a Python node", NodeKind.R: "an R node"}
 
 
 def argo_safe(text: str) -> str | None:
@@ -96,32 +99,36 @@ def check(pipeline: Pipeline) -> list[Problem]:
 
 def _check_node(pipeline: Pipeline, node: Node, add, declared: set[str]) -> None:
     if not node.runtime_image:
-        add("no runtime image", node=node, field="runtime_image",
+        add("no runtime image", node=node, field=_field(pipeline, "runtime_image"),
             hint="choose a runtime image in the node's properties or the pipeline defaults")
-    elif IMAGE.fullmatch(node.runtime_image) is None or argo_safe(node.runtime_image):
-        add(f"runtime image {node.runtime_image!r} is not a valid image reference", node=node,
-            field="runtime_image", hint="write [registry/]owner/image:tag without spaces")
+    elif argo_safe(node.runtime_image):
+        add(f"runtime image {shown(node.runtime_image)} {argo_safe(node.runtime_image)}", node=node,
+            field=_field(pipeline, "runtime_image"))
+    elif IMAGE.fullmatch(node.runtime_image) is None:
+        add(f"runtime image {shown(node.runtime_image)} is not a valid image reference", node=node,
+            field=_field(pipeline, "runtime_image"), hint="write [registry/]owner/image:tag without spaces")
     reason = argo_safe(node.label)
     if reason:
-        add(f"label {reason}", node=node, field="label")
+        add(f"label {reason}", node=node, field="app_data.ui_data.label")
     if node.filename:
         suffixes = EXTENSIONS[node.kind]
         if not node.filename.endswith(suffixes):
-            add(f"file {node.filename!r} does not end with {' or '.join(suffixes)}, as a {node.kind.short} node needs",
-                node=node, field="filename")
+            add(f"file {shown(node.filename)} does not end with {' or '.join(suffixes)}, as {KIND_NAMES[node.kind]} needs",
+                node=node, field=_field(pipeline, "filename"))
         _, file_problems = node_files(pipeline, node)
         for problem in file_problems:
-            add(problem.message, node=node, field=problem.location.field, hint=problem.hint)
+            add(problem.message, node=node, field=_field(pipeline, problem.location.field or ""),
+                hint=problem.hint)
     for index, output in enumerate(node.outputs):
         path = PurePosixPath(output)
         if path.is_absolute() or ".." in path.parts or "\\" in output or "\x00" in output:
-            add(f"output {output!r} is absolute or leaves the node's folder with '..'", node=node,
-                field=f"outputs[{index}]", hint="outputs are paths relative to the node's file")
+            add(f"output {shown(output)} is absolute or leaves the node's folder with '..'", node=node,
+                field=_field(pipeline, f"outputs[{index}]"), hint="outputs are paths relative to the node's file")
     seen: dict[str, str] = {}
     for env in node.env:
         where = env.field
         if not naming.is_env_name(env.name):
-            add(f"env var name {env.name!r} is not a valid name", node=node, field=where,
+            add(f"env var name {shown(env.name)} is not a valid name", node=node, field=where,
                 hint="use letters, digits and '_', not starting with a digit (a C identifier)")
             continue
         if env.name in seen:
@@ -141,42 +148,48 @@ def _check_node(pipeline: Pipeline, node: Node, add, declared: set[str]) -> None
             add(f"value of env var {env.name!r} {reason}", node=node, field=where)
     for name in node.pipeline_parameters:
         if name not in declared:
-            add(f"node uses pipeline parameter {name!r}, which the pipeline does not define", node=node,
-                field="pipeline_parameters", hint="define it in the pipeline properties or remove it from the node")
+            add(f"node uses pipeline parameter {shown(name)}, which the pipeline does not define", node=node,
+                field=_field(pipeline, "pipeline_parameters"), hint="define it in the pipeline properties or remove it from the node")
         elif name in seen:
             add(f"env var {name!r} is also a pipeline parameter this node receives", node=node,
-                field="pipeline_parameters", hint="remove one of the two")
+                field=_field(pipeline, "pipeline_parameters"), hint="remove one of the two")
     for index, secret in enumerate(node.secrets):
-        where = f"kubernetes_secrets[{index}]"
+        where = _field(pipeline, f"kubernetes_secrets[{index}]")
         if not naming.is_env_name(secret.name) or _reserved(secret.name):
-            add(f"secret env var name {secret.name!r} is not a valid, unreserved name", node=node, field=where)
+            add(f"secret env var name {shown(secret.name)} is not a valid, unreserved name", node=node, field=where)
         if SECRET_NAME.fullmatch(secret.secret) is None or len(secret.secret) > 253:
-            add(f"secret name {secret.secret!r} is not a valid Kubernetes resource name", node=node, field=where)
+            add(f"secret name {shown(secret.secret)} is not a valid Kubernetes resource name", node=node, field=where)
         if SECRET_KEY.fullmatch(secret.key) is None or len(secret.key) > 253:
-            add(f"secret key {secret.key!r} is not a valid Kubernetes secret key", node=node, field=where)
-    _check_kubernetes(node, add)
+            add(f"secret key {shown(secret.key)} is not a valid Kubernetes secret key", node=node, field=where)
+    _check_kubernetes(pipeline, node, add)
     for index, text in enumerate((node.filename, *node.dependencies, *node.outputs)):
         reason = argo_safe(text) if "{{" not in text and "}}" not in text else None
         if reason:
-            add(f"path {text!r} {reason}", node=node, field="filename" if index == 0 else "dependencies/outputs")
+            add(f"path {shown(text)} {reason}", node=node,
+                field=_field(pipeline, "filename" if index == 0 else "dependencies/outputs"))
 
 
-def _check_kubernetes(node: Node, add) -> None:
+def _field(pipeline: Pipeline, name: str) -> str:
+    """A node property's path as the reader names it (app_data. in format 3, component_parameters. later)."""
+    return ("component_parameters." if pipeline.format_version >= 4 else "app_data.") + name
+
+
+def _check_kubernetes(pipeline: Pipeline, node: Node, add) -> None:
     """Volumes, tolerations, pod labels/annotations: the rules the kube-apiserver would enforce."""
     k8s = node.kubernetes
     paths: set[str] = set()
     for index, volume in enumerate(k8s.volumes):
-        where = f"mounted_volumes[{index}]"
+        where = _field(pipeline, f"mounted_volumes[{index}]")
         if not volume.path.startswith("/") or argo_safe(volume.path) or volume.path in paths:
-            add(f"mount path {volume.path!r} must be an absolute path, used once", node=node, field=where)
+            add(f"mount path {shown(volume.path)} must be an absolute path, used once", node=node, field=where)
         paths.add(volume.path)
         if SECRET_NAME.fullmatch(volume.pvc) is None or len(volume.pvc) > 253:
-            add(f"PVC name {volume.pvc!r} is not a valid Kubernetes resource name", node=node, field=where)
+            add(f"PVC name {shown(volume.pvc)} is not a valid Kubernetes resource name", node=node, field=where)
         if volume.sub_path and (volume.sub_path.startswith("/") or ".." in volume.sub_path.split("/")
                                 or argo_safe(volume.sub_path)):
-            add(f"sub-path {volume.sub_path!r} must be a relative path without '..'", node=node, field=where)
+            add(f"sub-path {shown(volume.sub_path)} must be a relative path without '..'", node=node, field=where)
     for index, toleration in enumerate(k8s.tolerations):
-        where = f"kubernetes_tolerations[{index}]"
+        where = _field(pipeline, f"kubernetes_tolerations[{index}]")
         if toleration.operator not in ("Equal", "Exists"):
             add(f"toleration operator {toleration.operator!r} must be Equal or Exists", node=node, field=where)
         elif toleration.operator == "Exists" and toleration.value:
@@ -190,14 +203,14 @@ def _check_kubernetes(node: Node, add) -> None:
                                      ("kubernetes_pod_labels", k8s.pod_labels, LABEL_VALUE)):
         for key, value in items:
             if not _qualified_name(key):
-                add(f"{key!r} is not a valid Kubernetes key", node=node, field=field,
+                add(f"{shown(key)} is not a valid Kubernetes key", node=node, field=_field(pipeline, field),
                     hint="[prefix/]name, name up to 63 letters, digits, '-', '_', '.'")
             if value_rule is not None and value and value_rule.fullmatch(value) is None:
-                add(f"label value {value!r} is not valid (up to 63 letters, digits, '-', '_', '.')",
-                    node=node, field=field)
+                add(f"label value {shown(value)} is not valid (up to 63 letters, digits, '-', '_', '.')",
+                    node=node, field=_field(pipeline, field))
             reason = argo_safe(value)
             if reason:
-                add(f"value of {key!r} {reason}", node=node, field=field)
+                add(f"value of {shown(key)} {reason}", node=node, field=_field(pipeline, field))
 
 
 def _qualified_name(key: str) -> bool:
@@ -210,8 +223,17 @@ def _qualified_name(key: str) -> bool:
 def looks_like_credential(name: str) -> bool:
     """True when a word of the name (split at '_' and camelCase) says it holds a secret."""
     words = [w.lower() for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name)]
-    return any(w in CREDENTIAL_WORDS for w in words) or any(
-        pair in CREDENTIAL_PAIRS for pair in zip(words, words[1:]))
+    if any(pair in CREDENTIAL_PAIRS for pair in zip(words, words[1:])):
+        return True
+    for index, word in enumerate(words):
+        if word == "token":
+            # HF_TOKEN, AUTH_TOKEN are secrets; MAX_TOKEN, TOKEN_COUNT are model settings.
+            before = words[index - 1] if index else ""
+            if index == len(words) - 1 and before not in TOKEN_COUNTERS:
+                return True
+        elif word in CREDENTIAL_WORDS:
+            return True
+    return False
 
 
 def _reserved(name: str) -> bool:
@@ -221,10 +243,13 @@ def _reserved(name: str) -> bool:
 
 def _check_links(pipeline: Pipeline, add) -> None:
     ids = {node.id for node in pipeline.nodes}
+    refused = set(pipeline.refused_node_ids)
     for node in pipeline.nodes:
         for parent in node.parents:
+            if parent in refused:
+                continue  # the refused node already has its own problem
             if parent not in ids:
-                add(f"link from node {parent!r}, which does not exist", node=node, field="inputs[].links[].node_id_ref",
+                add(f"link from node {shown(parent)}, which does not exist", node=node, field="inputs[].links[].node_id_ref",
                     hint="delete the link in Elyra and connect the nodes again")
             elif parent == node.id:
                 add("node is linked to itself", node=node, field="inputs[].links[]")

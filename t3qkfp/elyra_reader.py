@@ -16,17 +16,23 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import Location, PipelineError, Problem
+from .errors import Location, PipelineError, Problem, shown
 from .model import (ElyraParameter, EnvSetting, Kubernetes, Node, NodeKind, ParamType, Pipeline,
                     Resources, SecretEnv, Toleration, Volume)
 
 OLDEST_VERSION = 3   # Elyra 1.2–2.x; older files predate Elyra 2 and use other field names
 NEWEST_VERSION = 8   # Elyra 3.12 through 4.1
 MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_RESOURCE = 1e6  # no node asks for a million CPUs or GB; larger values are typos
+_FITS = {ParamType.INTEGER: re.compile(r"-?[0-9]+"),
+         ParamType.FLOAT: re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?"),
+         ParamType.BOOL: re.compile(r"True|False|true|false")}
+_DECIMAL = re.compile(r"[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
 
 _GENERIC_OPS = {kind.value: kind for kind in NodeKind}
 
@@ -46,9 +52,16 @@ def load(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None) 
     if pipeline is not None:
         problems = [*problems, *check(pipeline)]
     if problems:
-        raise PipelineError(problems)
+        raise PipelineError(in_file_order(problems, pipeline))
     assert pipeline is not None
     return pipeline
+
+
+def in_file_order(problems: list[Problem], pipeline: Pipeline | None) -> list[Problem]:
+    """Pipeline-level problems first, then each node's problems together, nodes in file order."""
+    order = {node.id: i for i, node in enumerate(pipeline.nodes)} if pipeline else {}
+    return sorted(problems, key=lambda p: -1 if p.location.node_id is None
+                  else order.get(p.location.node_id, len(order)))
 
 
 def read(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None
@@ -93,9 +106,9 @@ def _document(pipeline_json: Any) -> tuple[str, Any, list[Problem], Path]:
             return source, None, [_file_problem(source, f"not UTF-8 text: {exc}")], cwd
         return (source, *_parse_json(source, text), path.parent)
     kind = type(pipeline_json).__name__
-    return "<input>", None, cwd, [_file_problem(
+    return "<input>", None, [_file_problem(
         "<input>", f"cannot read a pipeline from a {kind}",
-        "pass a path, JSON text, bytes or a dict")]
+        "pass a path, JSON text, bytes or a dict")], cwd
 
 
 def _file_problem(source: str, message: str, hint: str = "") -> Problem:
@@ -122,6 +135,8 @@ def _parse_json(source: str, text: str) -> tuple[Any, list[Problem]]:
                                     "a .pipeline file is the JSON Elyra's pipeline editor saves")]
     except _JsonProblem as exc:
         return None, [_file_problem(source, f"invalid JSON: {exc}")]
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        return None, [_file_problem(source, f"invalid JSON: {exc}")]
     except RecursionError:
         return None, [_file_problem(source, "invalid JSON: nested too deeply")]
 
@@ -133,6 +148,7 @@ class _Reader:
     source: str
     base_dir: Path
     problems: list[Problem] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # ids of nodes refused (their links are not dangling)
 
     def problem(self, message: str, *, hint: str = "", node_id: str | None = None,
                 label: str | None = None, field_: str | None = None) -> None:
@@ -147,7 +163,7 @@ class _Reader:
                          hint="open the file in Elyra's pipeline editor and save it")
             return None
         if doc.get("doc_type", "pipeline") != "pipeline":
-            self.problem(f"not an Elyra pipeline document: doc_type is {doc.get('doc_type')!r}",
+            self.problem(f"not an Elyra pipeline document: doc_type is {shown(doc.get('doc_type'))}",
                          field_="doc_type")
             return None
         primary = self._primary(doc)
@@ -188,7 +204,7 @@ class _Reader:
             description = ""
         return Pipeline(source=self.source, base_dir=self.base_dir, name=name,
                         description=description, format_version=version, nodes=tuple(nodes),
-                        parameters=parameters)
+                        parameters=parameters, refused_node_ids=tuple(self.skipped))
 
     def _stem(self) -> str:
         if self.source.startswith("<"):
@@ -207,7 +223,7 @@ class _Reader:
         else:
             found = next((p for p in pipelines if isinstance(p, dict) and p.get("id") == primary_id), None)
             if found is None:
-                self.problem(f"the primary pipeline {primary_id!r} is not in 'pipelines'",
+                self.problem(f"the primary pipeline {shown(primary_id)} is not in 'pipelines'",
                              field_="primary_pipeline")
                 return None
         if not isinstance(found, dict):
@@ -224,7 +240,7 @@ class _Reader:
             version = raw
         elif isinstance(raw, float) and raw.is_integer():
             version = int(raw)
-        elif isinstance(raw, str) and raw.strip().isdigit():
+        elif isinstance(raw, str) and re.fullmatch(r"[0-9]{1,6}", raw.strip()):
             version = int(raw.strip())
         if raw is None:
             self.problem("the file has no format version (app_data.version): it predates Elyra 2",
@@ -232,7 +248,7 @@ class _Reader:
                          field_="app_data.version")
             return None
         if version is None:
-            self.problem(f"format version {raw!r} is not a whole number", field_="app_data.version")
+            self.problem(f"format version {shown(raw)} is not a whole number", field_="app_data.version")
             return None
         if version > NEWEST_VERSION:
             self.problem(f"format version {version} is newer than t3qkfp knows (newest: {NEWEST_VERSION})",
@@ -269,11 +285,17 @@ class _Reader:
                 self.problem("default_value must be an object with type and value", field_=f"{at}.default_value")
                 continue
             type_name = default.get("type", "String")
+            description = entry.get("description") or ""
+            description = description if isinstance(description, str) else ""
+            # A parameter refused below still enters the model (as a String), so the nodes that
+            # use it are not also told that it is undefined; load() raises the problem anyway.
+            refused = ElyraParameter(name=name, type=ParamType.STRING, default="", description=description)
             try:
                 ptype = ParamType(type_name)
-            except ValueError:
-                self.problem(f"parameter {name!r} has unknown type {type_name!r}",
+            except (ValueError, TypeError):
+                self.problem(f"parameter {name!r} has unknown type {shown(type_name)}",
                              hint="use String, Integer, Float or Bool", field_=f"{at}.default_value.type")
+                result.append(refused)
                 continue
             value = entry.get("value")
             if value is None or value == "":
@@ -282,13 +304,13 @@ class _Reader:
                 self.problem(f"parameter {name!r} is required but has no value",
                              hint="give it a default value in the pipeline properties",
                              field_=f"{at}.default_value.value")
+                result.append(refused)
                 continue
             text = self._typed_text(value, ptype, f"{at}.default_value.value")
             if text is None:
+                result.append(refused)
                 continue
-            description = entry.get("description") or ""
-            result.append(ElyraParameter(name=name, type=ptype, default=text,
-                                         description=description if isinstance(description, str) else ""))
+            result.append(ElyraParameter(name=name, type=ptype, default=text, description=description))
         return tuple(result)
 
     def _typed_text(self, value: Any, ptype: ParamType, at: str) -> str | None:
@@ -305,8 +327,9 @@ class _Reader:
             if math.isfinite(value) and ptype in (ParamType.FLOAT, ParamType.STRING):
                 return repr(value)
         elif isinstance(value, str):
-            return value
-        self.problem(f"value {value!r} does not fit type {ptype.value}", field_=at)
+            if ptype is ParamType.STRING or _FITS[ptype].fullmatch(value):
+                return value
+        self.problem(f"value {shown(value)} does not fit type {ptype.value}", field_=at)
         return None
 
     # -- nodes ----------------------------------------------------------------------------
@@ -321,38 +344,39 @@ class _Reader:
             return None
         node_type = raw.get("type", "execution_node")
         app = raw.get("app_data") if isinstance(raw.get("app_data"), dict) else {}
-        label = self._label(app)
-        where = {"node_id": node_id, "label": label}
         if node_type == "binding":
             return None  # pipeline-flow's port nodes of supernodes: they carry nothing to run
+        prefix = "component_parameters." if version >= 4 else "app_data."
+        props = app.get("component_parameters") if version >= 4 else app
+        filename = props.get("filename") if isinstance(props, dict) else None
+        label = self._label(app)
+        if not label and isinstance(filename, str) and filename:
+            label = Path(filename).name
+            if version < 4:
+                label = Path(filename).stem  # Elyra 2.x names such nodes after the file without extension
+        where = {"node_id": node_id, "label": label}
         if node_type != "execution_node":
             hint = ("expand the supernode in Elyra's editor" if node_type == "super_node" else "")
-            self.problem(f"node type {node_type!r} is not supported", hint=hint, field_="type", **where)
+            self.problem(f"node type {shown(node_type)} is not supported", hint=hint, field_="type", **where)
+            self.skipped.append(node_id)
             return None
         op = raw.get("op")
-        if op not in _GENERIC_OPS:
-            self.problem(f"unsupported node op {op!r}: custom KFP components are not supported yet",
+        if not isinstance(op, str) or op not in _GENERIC_OPS:
+            self.problem(f"unsupported node op {shown(op)}: custom KFP components are not supported yet",
                          hint="t3qkfp compiles notebook, Python script and R script nodes",
                          field_="op", **where)
+            self.skipped.append(node_id)
             return None
-        if version >= 4:
-            props = app.get("component_parameters")
-            if not isinstance(props, dict):
-                self.problem("node has no 'component_parameters' object", field_="app_data.component_parameters", **where)
-                return None
-            prefix = "component_parameters."
-        else:
-            props = app
-            prefix = "app_data."
-        filename = props.get("filename")
+        if not isinstance(props, dict):
+            self.problem("node has no 'component_parameters' object", field_="app_data.component_parameters", **where)
+            self.skipped.append(node_id)
+            return None
         if not isinstance(filename, str) or not filename:
             self.problem("node has no file name", hint="choose the notebook or script in the node's properties",
                          field_=prefix + "filename", **where)
             filename = ""
         if not label:
-            label = Path(filename).name if filename else node_id
-            if version < 4 and filename and label == Path(filename).name:
-                label = Path(filename).stem  # Elyra 2.x names such nodes after the file without extension
+            label = node_id
             where["label"] = label
         image = props.get("runtime_image") or defaults.get("runtime_image") or ""
         if not isinstance(image, str):
@@ -432,7 +456,7 @@ class _Reader:
                 continue  # an empty row left by the editor: there is nothing in it to keep
             if isinstance(entry, str):
                 if "=" not in entry:
-                    self.problem(f"env var {entry!r} has no '='", hint="write NAME=value",
+                    self.problem(f"env var {shown(entry)} has no '='", hint="write NAME=value",
                                  field_=field_, **where)
                     continue
                 name, value = entry.split("=", 1)
@@ -600,25 +624,28 @@ class _Reader:
             return False
         if isinstance(raw, bool):
             return raw
-        self.problem(f"must be true or false, got {raw!r}", field_=at, **where)
+        self.problem(f"must be true or false, got {shown(raw)}", field_=at, **where)
         return False
 
     def _number(self, raw: Any, at: str, where: dict[str, Any]) -> float | None:
-        """cpu / memory: positive finite numbers (Elyra's forms also save them as numeric strings)."""
+        """cpu / memory: positive finite numbers (Elyra's forms also save them as numeric strings).
+
+        Strings must be plain ASCII decimals: Python's float() would also take '1_0' or '٣'.
+        """
         if raw is None or raw == "":
             return None
         value: float | None = None
         if isinstance(raw, bool):
             value = None
         elif isinstance(raw, (int, float)):
-            value = float(raw)
-        elif isinstance(raw, str):
             try:
-                value = float(raw.strip())
-            except ValueError:
-                value = None
-        if value is None or not math.isfinite(value) or value <= 0:
-            self.problem(f"must be a positive number, got {raw!r}", field_=at, **where)
+                value = float(raw)
+            except OverflowError:
+                value = math.inf
+        elif isinstance(raw, str) and _DECIMAL.fullmatch(raw.strip()):
+            value = float(raw.strip())
+        if value is None or not math.isfinite(value) or value <= 0 or value > MAX_RESOURCE:
+            self.problem(f"must be a positive number up to {MAX_RESOURCE:g}, got {shown(raw)}", field_=at, **where)
             return None
         return value
 
@@ -627,7 +654,7 @@ class _Reader:
         if value is None:
             return None
         if not value.is_integer():
-            self.problem(f"gpu must be a whole number, got {raw!r}",
+            self.problem(f"gpu must be a whole number, got {shown(raw)}",
                          hint="Kubernetes extended resources are integers", field_=at, **where)
             return None
         return int(value)

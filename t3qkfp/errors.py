@@ -6,6 +6,7 @@ Owns: the message format ("file: node 'label' (id): field: what; hint"), exit co
 from __future__ import annotations
 
 import difflib
+import reprlib
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -47,7 +48,7 @@ class Problem:
         text = f"{where}: {self.message}" if where else self.message
         if self.hint:
             text += f" ({self.hint})"
-        return text
+        return printable(text)
 
 
 class T3qkfpError(Exception):
@@ -98,6 +99,29 @@ class InternalError(T3qkfpError):
     """
 
     exit_code = 3
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = 80
+_REPR.maxother = 80
+_REPR.maxlevel = 3
+
+
+def shown(value: object) -> str:
+    """A short, safe repr of user input for messages: bounded length and depth, no raw escapes.
+
+    A 200 KB value or a list nested 5,000 deep must not flood the terminal or overflow repr.
+    """
+    try:
+        return _REPR.repr(value)
+    except RecursionError:
+        return f"<deeply nested {type(value).__name__}>"
+
+
+def printable(text: str) -> str:
+    """Text safe to print on a terminal: control characters (ESC, BEL, ...) shown as escapes."""
+    return "".join(ch if ch.isprintable() or ch in "\t" else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

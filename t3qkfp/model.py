@@ -145,6 +145,7 @@ class Pipeline:
     format_version: int
     nodes: tuple[Node, ...]
     parameters: tuple[ElyraParameter, ...] = ()
+    refused_node_ids: tuple[str, ...] = ()  # nodes the reader refused (links to them are not dangling)
 
     def node(self, node_id: str) -> Node:
         """The node with this id (KeyError if absent: callers pass validated ids)."""

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Mapping, TextIO
 from urllib.parse import urlsplit
 
-from .errors import Location, PipelineError, Problem, StorageError, UsageError
+from .errors import Location, PipelineError, Problem, StorageError, UsageError, shown
 from .model import Node, Pipeline
 
 # The MinIO that Kubeflow Pipelines installs: service, bucket and the secret its pods use
@@ -161,13 +161,13 @@ def node_files(pipeline: Pipeline, node: Node) -> tuple[tuple[str, ...], list[Pr
     file_rel = _contained(root, root / node.filename)
     if not _plain_relative(node.filename) or file_rel is None:
         problems.append(Problem(location=loc("filename"),
-                                message=f"file {node.filename!r} is outside the pipeline folder",
+                                message=f"file {shown(node.filename)} is outside the pipeline folder",
                                 hint="use a path relative to the .pipeline file, without '..'"))
         return (), problems
-    if not (root / node.filename).is_file():
+    if not os.path.isfile(root / node.filename):  # os.path: an over-long name is just "missing"
         problems.append(Problem(location=loc("filename"),
-                                message=f"file {node.filename!r} does not exist",
-                                hint=f"looked in {root}"))
+                                message=f"file {shown(node.filename)} does not exist",
+                                hint="file names are relative to the .pipeline file's folder"))
     else:
         found.add(file_rel)
     node_dir = (root / node.filename).parent
@@ -175,21 +175,22 @@ def node_files(pipeline: Pipeline, node: Node) -> tuple[tuple[str, ...], list[Pr
         field = f"dependencies[{index}]"
         if not _plain_relative(pattern):
             problems.append(Problem(location=loc(field),
-                                    message=f"dependency {pattern!r} is absolute or leaves the pipeline folder with '..'",
+                                    message=f"dependency {shown(pattern)} is absolute or leaves the pipeline folder with '..'",
                                     hint="use a path relative to the node's file"))
             continue
         matches = sorted(glob.glob(str(node_dir / pattern), recursive=node.include_subdirectories))
         if not matches:
             problems.append(Problem(location=loc(field),
-                                    message=f"dependency {pattern!r} matches no file",
-                                    hint=f"paths are relative to {node_dir}"))
+                                    message=f"dependency {shown(pattern)} matches no file",
+                                    hint=f"paths are relative to the folder of {shown(node.filename)}"))
             continue
         for match in matches:
             for path in _expand(Path(match), node.include_subdirectories):
                 rel = _contained(root, path)
                 if rel is None:
+                    shown_path = os.path.relpath(path, root) if str(path).startswith(str(root)) else str(path)
                     problems.append(Problem(location=loc(field),
-                                            message=f"dependency {pattern!r} includes {str(path)!r}, which leads outside the pipeline folder",
+                                            message=f"dependency {shown(pattern)} includes {shown(shown_path)}, a link that leads outside the pipeline folder",
                                             hint="copy the file into the pipeline folder instead of linking to it"))
                 elif rel == RUNTIME_MEMBER or rel.startswith(".t3qkfp/"):
                     problems.append(Problem(location=loc(field),
@@ -209,7 +210,7 @@ def _contained(root: Path, path: Path) -> str | None:
     """`path` relative to `root` after resolving symlinks, or None if it leads outside."""
     try:
         return path.resolve().relative_to(root).as_posix()
-    except (ValueError, OSError):
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop
         return None
 
 

@@ -192,7 +192,7 @@ def test_symlinked_dependency_leading_outside_is_refused(tmp_path, monkeypatch, 
     (problem,) = info.value.problems
     assert problem.location.file == "link.pipeline"
     assert (problem.location.node_id, problem.location.node_label) == ("n-prep", "Prepare")
-    assert problem.location.field == "dependencies[0]"
+    assert problem.location.field == "component_parameters.dependencies[0]"
     assert f"dependency {dependency!r} includes" in problem.message
     assert "leads outside the pipeline folder" in problem.message
     result = run_validate("link.pipeline", project)
@@ -206,7 +206,7 @@ def test_symlinked_node_file_leading_outside_is_refused(tmp_path, monkeypatch):
     with pytest.raises(PipelineError) as info:
         t3qkfp.load("link.pipeline")
     (problem,) = info.value.problems
-    assert problem.location.field == "filename"
+    assert problem.location.field == "component_parameters.filename"
     assert problem.message == "file 'files/main.py' is outside the pipeline folder"
 
 
@@ -242,7 +242,7 @@ def test_odd_values_are_kept_exactly():
     assert kv == {"K": "", "URL": "http://h/p?a=b=c", "SPACES": "  padded  "}
 
 
-# -- known bugs in t3qkfp (strict xfail: they turn red when fixed, so the marker gets removed) --------
+# -- regressions: bugs found by this suite, fixed; each test pins the fix -------------------------
 
 def _ok_document() -> dict:
     return json.loads((INVALID / "ok_odd_but_valid.pipeline").read_text(encoding="utf-8"))
@@ -263,47 +263,33 @@ def _refused(source: object) -> PipelineError:
     pytest.fail("accepted")
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="elyra_reader._document returns (source, None, cwd, problems) for an unsupported "
-                          "input type: the tuple is in the wrong order, PipelineError(cwd) raises TypeError")
 def test_bug_load_of_unsupported_type():
     with pytest.raises(PipelineError):
         t3qkfp.load(42)
 
 
-@pytest.mark.xfail(strict=True, raises=OverflowError,
-                   reason="elyra_reader._number: float(int) overflows for a huge integer cpu/memory/gpu")
 def test_bug_huge_integer_resource():
     text = (INVALID / "ok_odd_but_valid.pipeline").read_text(encoding="utf-8")
     assert _refused(text.replace('"cpu": "0.5"', '"cpu": 1' + "0" * 400)).problems
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="elyra_reader._parse_json: json.loads raises a plain ValueError for an integer "
-                          "longer than 4300 digits (Python's int limit); only JSONDecodeError is caught")
 def test_bug_integer_longer_than_python_limit():
     text = (INVALID / "ok_odd_but_valid.pipeline").read_text(encoding="utf-8")
     assert _refused(text.replace('"cpu": "0.5"', '"cpu": ' + "9" * 5000)).problems
 
 
-@pytest.mark.xfail(strict=True, raises=OSError,
-                   reason="storage.node_files: Path.is_file() raises OSError(ENAMETOOLONG) for a 300-char file name")
 def test_bug_overlong_file_name():
     document = _ok_document()
     _params(document)["filename"] = "a" * 300 + ".py"
     assert _refused(document).problems
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="elyra_reader._node: `op not in _GENERIC_OPS` with an unhashable op (list/object)")
 def test_bug_unhashable_op():
     document = _ok_document()
     document["pipelines"][0]["nodes"][0]["op"] = ["execute-python-node"]
     assert _refused(document).problems
 
 
-@pytest.mark.xfail(strict=True, raises=RecursionError,
-                   reason="messages use repr() of the bad value: a deeply nested list as cpu raises RecursionError")
 def test_bug_deeply_nested_value_in_message():
     nested: object = 1
     for _ in range(5000):
@@ -313,16 +299,12 @@ def test_bug_deeply_nested_value_in_message():
     assert _refused(document).problems
 
 
-@pytest.mark.xfail(strict=True, reason="an Elyra pipeline parameter dropped for a bad type/value is then "
-                                       "reported as 'which the pipeline does not define' on every node using it")
 def test_bug_invalid_parameter_is_not_reported_as_undefined():
     text = golden_path("elyra_param_wrong_type").read_text(encoding="utf-8")
     text += golden_path("elyra_param_required_no_value").read_text(encoding="utf-8")
     assert "does not define" not in text
 
 
-@pytest.mark.xfail(strict=True, reason="a String value given for an Integer/Float/Bool Elyra pipeline "
-                                       "parameter is accepted as is ('abc' as Integer, 'maybe' as Bool)")
 @pytest.mark.parametrize("ptype,value", [("Integer", "abc"), ("Float", "x1"), ("Bool", "maybe")])
 def test_bug_string_value_of_wrong_type(ptype, value):
     document = _ok_document()
@@ -332,8 +314,6 @@ def test_bug_string_value_of_wrong_type(ptype, value):
     assert _refused(document).problems
 
 
-@pytest.mark.xfail(strict=True, reason="numbers are read with Python's float()/isdigit(), which accept "
-                                       "'1_0' (= 10 CPUs) and non-ASCII digits ('٣', version '٨')")
 @pytest.mark.parametrize("where,value", [("cpu", "1_0"), ("cpu", "٣"), ("memory", "1_000"), ("version", "٨")])
 def test_bug_python_only_number_syntax(where, value):
     document = _ok_document()
@@ -344,8 +324,6 @@ def test_bug_python_only_number_syntax(where, value):
     assert _refused(document).problems
 
 
-@pytest.mark.xfail(strict=True, reason="a node without a label gets the file-name fallback only after the "
-                                       "early checks: type/op/component_parameters problems print node '' (id)")
 def test_bug_unlabelled_node_problem_has_no_label():
     document = _ok_document()
     node = document["pipelines"][0]["nodes"][0]
@@ -355,8 +333,6 @@ def test_bug_unlabelled_node_problem_has_no_label():
     assert problem.location.node_label, str(problem)
 
 
-@pytest.mark.xfail(strict=True, reason="a node refused for its op or type is dropped from the model, so every "
-                                       "link from it is also reported as 'link from node ..., which does not exist'")
 @pytest.mark.parametrize("change", ["op", "type"])
 def test_bug_refused_node_is_not_reported_as_missing(change):
     document = _ok_document()
@@ -369,15 +345,11 @@ def test_bug_refused_node_is_not_reported_as_missing(change):
     assert [p.location.node_id for p in problems] == ["n-prep"], [str(p) for p in problems]
 
 
-@pytest.mark.xfail(strict=True, reason="hints name absolute paths ('looked in /abs/dir', 'paths are relative "
-                                       "to /abs/dir/files'): output depends on the checkout, not on the command line")
 def test_messages_name_no_absolute_paths():
     for name in CASES:
         assert DIR_TOKEN not in golden_path(name).read_text(encoding="utf-8"), name
 
 
-@pytest.mark.xfail(strict=True, reason="node labels and values are printed raw: a label with ESC/BEL "
-                                       "writes terminal control sequences to the user's terminal")
 def test_messages_carry_no_control_characters(tmp_path):
     document = _ok_document()
     node = document["pipelines"][0]["nodes"][0]["app_data"]
