@@ -25,6 +25,7 @@ _LAZY = {
     "StorageConfig": ("t3qkfp.storage", "StorageConfig"),
     "upload": ("t3qkfp.storage", "upload"),
     "run_local": ("t3qkfp.local", "run_local"),
+    "run_workflow": ("t3qkfp.local", "run_workflow"),
     "submit": ("t3qkfp.submit", "submit"),
 }
 
