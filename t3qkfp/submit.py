@@ -17,7 +17,8 @@ kfp 1.2 quirks handled here, in one place each:
   (DeprecationWarning); `_kfp_warnings` silences exactly that, around our kfp calls only.
 * kfp's own `wait_for_run_completion` sleeps 5 s between polls and prints nothing; `_Session.follow`
   polls at `poll_interval` and reports each status change.
-* kfp's urllib3 pool has no timeout; `_Session._set_pool_timeout` gives it `request_timeout`.
+* kfp_server_api sends requests without a timeout; `_Session._set_pool_timeout` gives this
+  client's REST object `request_timeout`.
 """
 from __future__ import annotations
 
@@ -227,7 +228,7 @@ def _fit(param: Any, value: Any) -> str:
     else:
         raise UsageError(f"run parameter {param.name!r}: values must be str, int, float or bool, "
                          f"not {type(value).__name__}")
-    if kind is ParamType.INTEGER and not _INTEGER.fullmatch(text.strip()):
+    if kind is ParamType.INTEGER and not _INTEGER.fullmatch(text):
         raise bad(" (expected a whole number such as 42)")
     if kind is ParamType.FLOAT:
         try:
@@ -472,14 +473,23 @@ class _Session:
         return data
 
     def _set_pool_timeout(self, client: Any) -> None:
-        """kfp_server_api's urllib3 pool has no timeout: a stalled server would hang forever."""
-        import urllib3
+        """Give every kfp call a (connect, read) timeout: kfp_server_api passes none (wait forever).
 
+        kfp.Client's methods have no timeout argument, and kfp_server_api's RESTClientObject sends
+        `timeout=None` to urllib3 unless `_request_timeout` is given; so this client's (one,
+        shared) REST object gets a default `_request_timeout`. Only this instance is touched.
+        """
         api_client = getattr(getattr(client, "_run_api", None), "api_client", None)
-        pool = getattr(getattr(api_client, "rest_client", None), "pool_manager", None)
-        if pool is not None:
-            pool.connection_pool_kw["timeout"] = urllib3.Timeout(
-                connect=self.request_timeout, read=max(self.request_timeout, 120.0))
+        rest = getattr(api_client, "rest_client", None)
+        if rest is None or not callable(getattr(rest, "request", None)):
+            return
+        send = rest.request
+        limits = (self.request_timeout, self.request_timeout)
+
+        def request(*args: Any, _request_timeout: Any = None, **kwargs: Any) -> Any:
+            return send(*args, _request_timeout=_request_timeout or limits, **kwargs)
+
+        rest.request = request
 
     def namespace(self, client: Any, multi_user: bool, namespace: str | None) -> str | None:
         """The user namespace: required by multi-user servers, refused by single-user ones."""

@@ -31,6 +31,7 @@ Simulations (attributes you may set, or constructor keywords):
     namespaces={"alice"}                 multi-user namespaces the user may use (others: 403)
     fail_next(operation, status, message)  the next call of an operation (e.g. "upload",
                                          "create_run", "healthz") fails with a KFP-style error body
+    stall_next(operation, seconds)       the next call of an operation answers only after a delay
 
 By hand (for the README): `python -m tests.kfp_standin --port 8888` from the repository root.
 """
@@ -44,6 +45,7 @@ import json
 import re
 import secrets
 import threading
+import time
 import urllib.parse
 import uuid
 from dataclasses import dataclass, field
@@ -196,6 +198,7 @@ class KfpStandin:
         self.violations: list[str] = []
         self.sessions: set[str] = set()
         self._failures: list[tuple[str, int, str]] = []
+        self._stalls: list[tuple[str, float]] = []
         self._state = _State()
         self._lock = threading.RLock()
         self._ids = 0
@@ -281,6 +284,11 @@ class KfpStandin:
         with self._lock:
             self._failures += [(operation, status, message)] * times
 
+    def stall_next(self, operation: str, seconds: float) -> None:
+        """Make the next call of `operation` wait `seconds` before answering (a stalled server)."""
+        with self._lock:
+            self._stalls.append((operation, seconds))
+
     def new_session(self) -> str:
         """A valid authservice_session cookie value (as if the user had logged in with Dex)."""
         value = secrets.token_urlsafe(24)
@@ -337,6 +345,7 @@ class KfpStandin:
             else:
                 path = path[len(self.base_path):]
                 operation, route, params = self._route(method, path)
+                self._maybe_stall(operation)
                 self._authenticate(headers)
                 self._maybe_fail(operation)
                 self._check_request(operation, query, body)
@@ -434,6 +443,13 @@ class KfpStandin:
             with self._lock:
                 self.violations += [f"{operation} (stand-in response): {p}" for p in problems]
         return result
+
+    def _maybe_stall(self, operation: str) -> None:
+        with self._lock:
+            index = next((i for i, (name, _) in enumerate(self._stalls) if name in (operation, "*")), None)
+            delay = self._stalls.pop(index)[1] if index is not None else 0.0
+        if delay:
+            time.sleep(delay)
 
     def _maybe_fail(self, operation: str) -> None:
         with self._lock:

@@ -224,6 +224,16 @@ def test_wrong_base_path_says_pipeline(kfp: KfpStandin) -> None:
     assert "404" in message and "usually /pipeline" in message
 
 
+def test_stalled_server_times_out(kfp: KfpStandin) -> None:
+    kfp.stall_next("create_run", 3)
+    start = time.monotonic()
+    with pytest.raises(SubmitError) as info:
+        go(kfp, request_timeout=0.5)
+    assert time.monotonic() - start < 2.5
+    assert "starting the run: cannot reach the KFP API" in one_line(info.value)
+    assert "timed out" in str(info.value)
+
+
 def test_host_must_be_a_url() -> None:
     with pytest.raises(UsageError, match="must be a URL"):
         submit(CHURN, host="127.0.0.1:8888", upload_files=False)
