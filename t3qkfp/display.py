@@ -117,13 +117,18 @@ def _pad(text: str, width: int) -> str:
 
 def plan_text(pipeline: "Pipeline", plan: "ParameterPlan") -> str:
     """A fixed-width table for terminals; empty or space-padded defaults are shown quoted."""
-    rows = [tuple(_shown(cell) if i == 2 else _one_line(cell) for i, cell in enumerate(row))
-            for row in plan_rows(pipeline, plan)]
     title = f"pipeline {pipeline.name!r}: {len(plan.parameters)} run parameters, {len(pipeline.nodes)} nodes"
+    return _text_table(title, plan_rows(pipeline, plan))
+
+
+def _text_table(title: str, raw_rows: list[tuple[str, ...]], *, nodes: str = "nodes") -> str:
+    columns = tuple(nodes if c == "nodes" else c for c in COLUMNS)
+    rows = [tuple(_shown(cell) if i == 2 else _one_line(cell) for i, cell in enumerate(row))
+            for row in raw_rows]
     if not rows:
         return title + "\n(no run parameters)"
-    widths = [max(len(COLUMNS[i]), *(_width(r[i]) for r in rows)) for i in range(len(COLUMNS))]
-    line = "  ".join(c.upper().ljust(w) for c, w in zip(COLUMNS, widths)).rstrip()
+    widths = [max(len(columns[i]), *(_width(r[i]) for r in rows)) for i in range(len(columns))]
+    line = "  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()
     body = ["  ".join(_pad(cell, w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     return "\n".join([title, line, *body])
 
@@ -135,9 +140,14 @@ _CELL_STYLE = "padding:2px 10px;border-bottom:1px solid #ddd;text-align:left;ver
 
 def plan_html(pipeline: "Pipeline", plan: "ParameterPlan") -> str:
     """The same table as HTML for Jupyter (inline styles only: notebooks drop <style> blocks)."""
-    head = "".join(f'<th style="{_CELL_STYLE}">{html.escape(c)}</th>' for c in COLUMNS)
+    return (f"<p><b>{html.escape(pipeline.name)}</b>: {len(plan.parameters)} run parameters, "
+            f"{len(pipeline.nodes)} nodes</p>" + _html_table(plan.parameters, plan_rows(pipeline, plan)))
+
+
+def _html_table(parameters: "tuple[RunParameter, ...]", rows: list[tuple[str, ...]], *, nodes: str = "nodes") -> str:
+    head = "".join(f'<th style="{_CELL_STYLE}">{html.escape(nodes if c == "nodes" else c)}</th>' for c in COLUMNS)
     body = []
-    for parameter, row in zip(plan.parameters, plan_rows(pipeline, plan)):
+    for parameter, row in zip(parameters, rows):
         colour = _KIND_STYLE[_kind(parameter)][0]
         cells = []
         for i, cell in enumerate(row):
@@ -148,10 +158,29 @@ def plan_html(pipeline: "Pipeline", plan: "ParameterPlan") -> str:
                 text = f"<code>{text}</code>"
             cells.append(f'<td style="{_CELL_STYLE}">{text}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return (f"<p><b>{html.escape(pipeline.name)}</b>: {len(plan.parameters)} run parameters, "
-            f"{len(pipeline.nodes)} nodes</p>"
-            f'<table class="t3qkfp-params" style="{_TABLE_STYLE}"><thead><tr>{head}</tr></thead>'
+    return (f'<table class="t3qkfp-params" style="{_TABLE_STYLE}"><thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def parameter_plan_rows(plan: "ParameterPlan") -> list[tuple[str, ...]]:
+    """Rows of a plan shown without its pipeline: nodes by task name (a plan knows no labels)."""
+    tasks = dict(plan.tasks)
+    return [(p.name, p.type.value, p.default, p.env_name,
+             ", ".join(tasks.get(n, n) for n in p.node_ids) or "(no node)", _note(p))
+            for p in plan.parameters]
+
+
+def parameter_plan_text(plan: "ParameterPlan") -> str:
+    """A ParameterPlan alone as a terminal table (its `__str__`/`_repr_pretty_` can delegate here)."""
+    return _text_table(f"plan {plan.pipeline_name!r} (scope {plan.scope}): {len(plan.parameters)} run "
+                       f"parameters, {len(plan.tasks)} tasks", parameter_plan_rows(plan), nodes="tasks")
+
+
+def parameter_plan_html(plan: "ParameterPlan") -> str:
+    """A ParameterPlan alone as HTML (its `_repr_html_` can delegate here); nodes by task name."""
+    title = (f"<p><b>{html.escape(plan.pipeline_name)}</b> (scope {html.escape(plan.scope)}): "
+             f"{len(plan.parameters)} run parameters, {len(plan.tasks)} tasks</p>")
+    return title + _html_table(plan.parameters, parameter_plan_rows(plan), nodes="tasks")
 
 
 # --- the DAG as text -----------------------------------------------------------------------------

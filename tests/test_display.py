@@ -343,3 +343,16 @@ def test_graph_command_without_dot_says_how_to_install_it(tmp_path):
     assert result.returncode == 1
     assert b"needs Graphviz's `dot` program" in result.stderr and b"Traceback" not in result.stderr
     assert not (tmp_path / "dag.svg").exists()
+
+
+def test_a_plan_alone_shows_tasks_instead_of_labels(churn):
+    _, plan = churn
+    text = display.parameter_plan_text(plan)
+    lines = text.splitlines()
+    assert lines[0] == "plan 'churn' (scope auto): 7 run parameters, 3 tasks"
+    assert lines[1].split() == ["NAME", "TYPE", "DEFAULT", "ENV", "VAR", "TASKS", "NOTE"]
+    assert re.search(r"^SEED\s+Integer\s+42\s+SEED\s+load-data, train\s+shared$", text, re.M)
+    parser = _Table()
+    parser.feed(display.parameter_plan_html(plan))
+    assert parser.rows == [list(row) for row in display.parameter_plan_rows(plan)]
+    assert "<th" in display.parameter_plan_html(plan) and ">tasks</th>" in display.parameter_plan_html(plan)

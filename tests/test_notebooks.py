@@ -63,12 +63,14 @@ def execute(path: Path, kernel_name: str) -> nbformat.NotebookNode:
     notebook.cells.append(nbformat.v4.new_code_cell("import sys; print(sys.executable)"))
     client = NotebookClient(notebook, kernel_name=kernel_name, timeout=CELL_TIMEOUT, startup_timeout=120,
                             resources={"metadata": {"path": str(path.parent)}})
-    # Warnings raised in *this* process by nbclient/jupyter_client while they talk to the kernel
-    # are about their own internals, not about t3qkfp; the kernel's own warnings (another
-    # process) show up as cell stderr, which check_outputs() below inspects.
+    # Warnings raised in *this* process by nbclient/jupyter_client/pyzmq/tornado while they talk
+    # to the kernel (deprecations of their own internals, sockets of a shut-down kernel collected
+    # late) are not about t3qkfp, and which ones appear depends on their versions; they are
+    # ignored during execution only. The kernel's own warnings (another process) arrive as cell
+    # stderr, which check_outputs() fails on.
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(jupyter_client|nbclient|zmq|tornado)\b")
-        warnings.filterwarnings("ignore", category=ResourceWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(jupyter_client|jupyter_core|nbclient|zmq|tornado)\b")
+        warnings.filterwarnings("ignore", category=ResourceWarning, message=r"unclosed .*(socket|Context|event loop)")
         client.execute()
     return notebook
 
