@@ -452,7 +452,7 @@ def compiled_html(compiled: "Compiled") -> str:
               f"<code>.write(path)</code> writes it.</p>")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PipelineView:
     """A pipeline with its plan, for display: `view(...)` returns one.
 
@@ -519,11 +519,11 @@ def view(source: Any, plan: "ParameterPlan | None" = None, *, scope: str = "auto
     from .model import Pipeline
 
     if hasattr(source, "pipeline") and hasattr(source, "plan") and plan is None:
-        return PipelineView(source.pipeline, source.plan)  # a Compiled result
+        return PipelineView(pipeline=source.pipeline, plan=source.plan)  # a Compiled result
     if not isinstance(source, Pipeline):
         from .elyra_reader import load
         source = load(source)
-    return PipelineView(source, _require_plan(source, plan, scope))
+    return PipelineView(pipeline=source, plan=_require_plan(source, plan, scope))
 
 
 def picture(source: Any, plan: "ParameterPlan | None" = None, *, scope: str = "auto") -> DagPicture:

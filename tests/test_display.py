@@ -73,7 +73,7 @@ def svg_root(svg: str) -> ET.Element:
 
 
 def texts(svg: str) -> list[str]:
-    return ["".join(t.itertext()) for t in svg_root(svg).iter(f"{SVG}text")]
+    return display.svg_texts(svg)
 
 
 def node_boxes(svg: str) -> list[tuple[float, float, float, float]]:
