@@ -27,6 +27,8 @@ _LAZY = {
     "run_local": ("t3qkfp.local", "run_local"),
     "run_workflow": ("t3qkfp.local", "run_workflow"),
     "submit": ("t3qkfp.submit", "submit"),
+    "KfpAuth": ("t3qkfp.submit", "KfpAuth"),
+    "SubmitResult": ("t3qkfp.submit", "SubmitResult"),
 }
 
 __all__ = ["InternalError", "Location", "PipelineError", "Problem", "RunError", "StorageError",

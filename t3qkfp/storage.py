@@ -40,6 +40,8 @@ DEFAULT_ACCESS_KEY_KEY = "accesskey"
 DEFAULT_SECRET_KEY_KEY = "secretkey"
 DEFAULT_REGION = "us-east-1"
 CONFIG_FILE_NAME = "t3qkfp.toml"
+# S3 bucket naming rules (AWS "Bucket naming rules"; MinIO enforces the same).
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 # The archive member that carries the node runtime helper; user files may not live under it.
 RUNTIME_MEMBER = ".t3qkfp/node_runtime.py"
@@ -96,8 +98,9 @@ class StorageConfig:
         """Refuse settings the pods could not use, before anything is compiled or uploaded."""
         if not self.endpoint.startswith(("http://", "https://")):
             raise UsageError(f"object storage endpoint {self.endpoint!r} must start with http:// or https://")
-        if not self.bucket or "/" in self.bucket:
-            raise UsageError(f"object storage bucket {self.bucket!r} must be a bucket name without '/'")
+        if not _BUCKET.fullmatch(self.bucket) or ".." in self.bucket:
+            raise UsageError(f"object storage bucket {self.bucket!r} is not a valid bucket name "
+                             "(3 to 63 lower-case letters, digits, '.' and '-')")
         if self.prefix.startswith("/") or ".." in self.prefix.split("/"):
             raise UsageError(f"object storage prefix {self.prefix!r} must be relative and without '..'")
         for name in (self.endpoint, self.bucket, self.prefix, self.secret):
