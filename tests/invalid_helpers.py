@@ -7,21 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+
+from conftest import regenerating  # noqa: F401  (one regeneration switch for every golden)
 
 INVALID = Path(__file__).resolve().parent / "invalid"
 # Messages that name the absolute test folder (a known bug, see test_messages_name_no_absolute_paths)
 # are compared with the folder replaced by this token, so the goldens do not depend on the checkout.
 DIR_TOKEN = "<tests/invalid>"
-
-
-def regenerating() -> bool:
-    """T3QKFP_REGENERATE=1 rewrites the .error.txt goldens; refused under CI so no wrong golden is blessed there."""
-    if os.environ.get("T3QKFP_REGENERATE") != "1":
-        return False
-    if os.environ.get("CI"):
-        pytest.fail("T3QKFP_REGENERATE is refused when CI is set")
-    return True
 
 
 def invalid_cases() -> list[str]:
