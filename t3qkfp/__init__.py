@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import (InternalError, Location, PipelineError, Problem, RunError, StorageError,
-                     SubmitError, T3qkfpError, UsageError)
+from .errors import (GraphvizUnavailable, InternalError, Location, PipelineError, Problem, RunError,
+                     StorageError, SubmitError, T3qkfpError, UsageError)
 
 __version__ = "0.1.0"
 
@@ -27,11 +27,12 @@ _LAZY = {
     "run_local": ("t3qkfp.local", "run_local"),
     "run_workflow": ("t3qkfp.local", "run_workflow"),
     "submit": ("t3qkfp.submit", "submit"),
+    "view": ("t3qkfp.display", "view"),
     "KfpAuth": ("t3qkfp.submit", "KfpAuth"),
     "SubmitResult": ("t3qkfp.submit", "SubmitResult"),
 }
 
-__all__ = ["InternalError", "Location", "PipelineError", "Problem", "RunError", "StorageError",
+__all__ = ["GraphvizUnavailable", "InternalError", "Location", "PipelineError", "Problem", "RunError", "StorageError",
            "SubmitError", "T3qkfpError", "UsageError", "__version__", *_LAZY]
 
 

@@ -46,8 +46,8 @@ class Compiled:
         return compiled_html(self)
 
     def __repr__(self) -> str:
-        from .display import plan_text
-        return plan_text(self.pipeline, self.plan)
+        from .display import pipeline_text
+        return pipeline_text(self.pipeline, self.plan)
 
 
 def compile_pipeline(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import PipelineError, T3qkfpError
+from .errors import GraphvizUnavailable, PipelineError, T3qkfpError
 
 if TYPE_CHECKING:
     import graphviz
@@ -51,14 +51,6 @@ _TEXT_LIMIT = 44      # file names and images
 _DEFAULT_LIMIT = 24   # parameter defaults inside a box
 # Characters XML 1.0 (and so SVG and Graphviz's HTML labels) cannot hold, plus C1 controls.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-
-
-class GraphvizUnavailable(T3qkfpError):
-    """Drawing needs the `graphviz` Python package and Graphviz's `dot` program; one is missing.
-
-    A subclass of T3qkfpError so the CLI prints it as a one-line problem (exit 1), and so a
-    notebook can catch it and still show the table.
-    """
 
 
 # --- the run-parameter table ---------------------------------------------------------------------

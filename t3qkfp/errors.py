@@ -92,6 +92,14 @@ class SubmitError(T3qkfpError):
     """The Kubeflow Pipelines server could not be reached or refused a request."""
 
 
+class GraphvizUnavailable(T3qkfpError):
+    """Drawing needs the `graphviz` Python package and Graphviz's `dot` program; one is missing.
+
+    A T3qkfpError so the CLI prints it as a one-line problem (exit 1), and so a notebook can
+    catch it and still show the table.
+    """
+
+
 class InternalError(T3qkfpError):
     """A bug in t3qkfp: the compiled workflow broke one of our own invariants.
 

@@ -86,6 +86,14 @@ class ParameterPlan:
         """Size of spec.arguments.parameters as the KFP 1.2 API server measures it."""
         return go_json_size([{"name": p.name, "value": p.default} for p in self.parameters])
 
+    def _repr_html_(self) -> str:
+        from .display import parameter_plan_html
+        return parameter_plan_html(self)
+
+    def __str__(self) -> str:
+        from .display import parameter_plan_text
+        return parameter_plan_text(self)
+
     def to_json(self) -> dict[str, object]:
         """A plain-JSON form for `t3qkfp params --json` and the golden plan files."""
         labels = dict(self.tasks)

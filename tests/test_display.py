@@ -18,7 +18,7 @@ import pytest
 
 import t3qkfp
 from t3qkfp import display
-from t3qkfp.display import GraphvizUnavailable
+from t3qkfp.errors import GraphvizUnavailable
 
 from conftest import ROOT
 
