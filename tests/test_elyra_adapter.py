@@ -1,0 +1,299 @@
+"""The Elyra adapter against real Elyra 2.x code: Elyra's parser, processor manager, metadata and export/run paths.
+
+Elyra is installed by scripts/setup-elyra-env.sh (CI runs it); without Elyra these tests skip
+and say so. Elyra's own objects are built exactly as its editor and CLI build them: the editor
+sends the pipeline with node paths relative to the Jupyter root and the file's basename as
+`source` (elyra v2.2.4 PipelineEditorWidget.tsx); the CLI sends absolute node paths and no
+source (elyra/cli/pipeline_app.py).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+import t3qkfp
+from t3qkfp.elyra_objects import from_elyra_pipeline, runtime_options
+from t3qkfp.errors import UsageError
+from t3qkfp.storage import StorageConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "churn"
+PIPELINE_FILE = "churn-elyra2.pipeline"
+RUNTIME = "test-kfp"
+SECRET = "my-cos-secret"
+
+
+def _import_elyra():
+    """Elyra 2.x's modules, or None. jsonschema 4 deprecates a name elyra/metadata/manager.py imports."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*draft7_format_checker")
+        try:
+            import elyra
+            import elyra.pipeline  # noqa: F401
+        except ImportError:
+            return None
+    return elyra
+
+
+elyra = _import_elyra()
+pytestmark = pytest.mark.skipif(
+    elyra is None or not str(getattr(elyra, "__version__", "")).startswith("2."),
+    reason="Elyra 2.x is not installed in this environment: run scripts/setup-elyra-env.sh .venv")
+
+if elyra is not None:
+    import entrypoints
+    from elyra.metadata import Metadata, MetadataManager
+    from elyra.pipeline import PipelineParser, PipelineProcessorManager, PipelineProcessorRegistry
+    from elyra.pipeline.processor_kfp import KfpPipelineProcessor
+
+    from t3qkfp.elyra_processor import T3qkfpProcessor
+
+
+# ---- fixtures ------------------------------------------------------------------------------
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """A Jupyter root with the example pipeline in a sub-folder, and no stray t3qkfp settings."""
+    root = tmp_path / "jupyter-root"
+    shutil.copytree(EXAMPLE, root / "projects" / "churn", ignore=shutil.ignore_patterns("churn.pipeline"))
+    path = root / "projects" / "churn" / PIPELINE_FILE
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    # One node without a label: Elyra 2.x and t3qkfp both name it after the file's stem.
+    del doc["pipelines"][0]["nodes"][2]["app_data"]["ui_data"]["label"]
+    path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    for var in [v for v in os.environ if v.startswith(("T3QKFP_", "AWS_"))]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))
+    monkeypatch.chdir(tmp_path)
+    return root
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """Elyra's processor singletons as a new Jupyter server starts them (the registry dict lives on the class)."""
+    monkeypatch.setattr(PipelineProcessorRegistry, "_processors", {})
+    PipelineProcessorManager.clear_instance()
+    PipelineProcessorRegistry.clear_instance()
+    yield
+    PipelineProcessorManager.clear_instance()
+    PipelineProcessorRegistry.clear_instance()
+
+
+def make_runtime(name: str = RUNTIME, **metadata: str) -> None:
+    """A `kfp` runtime configuration saved through Elyra's own MetadataManager (schema-validated)."""
+    values = {"api_endpoint": "http://127.0.0.1:9/pipeline", "cos_endpoint": "http://127.0.0.1:9",
+              "cos_username": "minio-user", "cos_password": "minio-password", "cos_bucket": "elyra-test",
+              "cos_secret": SECRET}
+    values.update(metadata)
+    values = {k: v for k, v in values.items() if v is not None}
+    MetadataManager(namespace=MetadataManager.NAMESPACE_RUNTIMES).create(
+        name, Metadata(name=name, display_name=name, schema_name="kfp", metadata=values))
+
+
+def editor_document(root: Path, *, name: str | None = None) -> dict:
+    """The JSON Elyra 2.x's editor posts for Run/Export: node paths relative to the Jupyter root."""
+    path = root / "projects" / "churn" / PIPELINE_FILE
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    folder = path.parent.relative_to(root).as_posix()
+    for node in doc["pipelines"][0]["nodes"]:
+        node["app_data"]["filename"] = f"{folder}/{node['app_data']['filename']}"
+    doc["pipelines"][0]["app_data"].update({
+        "name": name or path.stem, "runtime": "kfp", "runtime-config": RUNTIME, "source": path.name})
+    return doc
+
+
+def cli_document(root: Path) -> dict:
+    """The JSON `elyra-pipeline submit` builds: absolute node paths, name = file stem, no source."""
+    path = root / "projects" / "churn" / PIPELINE_FILE
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    for node in doc["pipelines"][0]["nodes"]:
+        node["app_data"]["filename"] = os.path.join(str(path.parent), node["app_data"]["filename"])
+    doc["pipelines"][0]["app_data"].update({"name": path.stem, "runtime": "kfp", "runtime-config": RUNTIME})
+    return doc
+
+
+def manager(root: Path):
+    """Elyra's PipelineProcessorManager, as Elyra's server extension creates it."""
+    return PipelineProcessorManager.instance(root_dir=str(root))
+
+
+def expected_storage(endpoint: str, bucket: str) -> StorageConfig:
+    """What an Elyra runtime with cos_secret means for t3qkfp (Elyra's secret holds AWS_* keys)."""
+    return StorageConfig(endpoint=endpoint, bucket=bucket, secret=SECRET,
+                         access_key_key="AWS_ACCESS_KEY_ID", secret_key_key="AWS_SECRET_ACCESS_KEY")
+
+
+def ordered_entry_points(monkeypatch, t3qkfp_first: bool) -> None:
+    """Make entrypoints list t3qkfp's processor before or after Elyra's own (normally undefined)."""
+    real = entrypoints.get_group_all("elyra.pipeline.processors")
+    ours = [ep for ep in real if ep.module_name == "t3qkfp.elyra_processor"][:1]
+    theirs = [ep for ep in real if ep.module_name != "t3qkfp.elyra_processor"]
+    assert ours and any(ep.module_name == "elyra.pipeline.processor_kfp" for ep in theirs), real
+    order = ours + theirs if t3qkfp_first else theirs + ours
+    monkeypatch.setattr(entrypoints, "get_group_all", lambda group, path=None: list(order))
+
+
+# ---- discovery -----------------------------------------------------------------------------
+def test_elyra_finds_t3qkfp_for_kfp_through_its_entry_point(workspace, registry):
+    names = {(ep.name, ep.module_name) for ep in entrypoints.get_group_all("elyra.pipeline.processors")}
+    assert ("t3qkfp", "t3qkfp.elyra_processor") in names
+    pipeline = PipelineParser().parse(editor_document(workspace))
+    processor = manager(workspace)._registry.get_processor(pipeline.runtime)
+    assert isinstance(processor, T3qkfpProcessor) and processor.type == "kfp"
+    assert processor.root_dir == str(workspace)
+    # Elyra's other runtimes are untouched.
+    assert type(manager(workspace)._registry.get_processor("local")).__name__ == "LocalPipelineProcessor"
+
+
+@pytest.mark.parametrize("t3qkfp_first", [True, False], ids=["t3qkfp-first", "elyra-first"])
+def test_t3qkfp_wins_whatever_the_entry_point_order(workspace, registry, monkeypatch, t3qkfp_first):
+    ordered_entry_points(monkeypatch, t3qkfp_first)
+    assert isinstance(manager(workspace)._registry.get_processor("kfp"), T3qkfpProcessor)
+
+
+@pytest.mark.parametrize("t3qkfp_first", [True, False], ids=["t3qkfp-first", "elyra-first"])
+def test_disable_env_gives_kfp_back_to_elyra(workspace, registry, monkeypatch, t3qkfp_first):
+    monkeypatch.setenv("T3QKFP_ELYRA_DISABLE", "1")
+    ordered_entry_points(monkeypatch, t3qkfp_first)
+    assert isinstance(manager(workspace)._registry.get_processor("kfp"), KfpPipelineProcessor)
+
+
+def test_elyra_imports_in_a_fresh_interpreter_of_this_venv():
+    """The .pth file of setup-elyra-env.sh lets Elyra import beside minio 7, with nothing done by hand."""
+    code = ("import warnings; warnings.simplefilter('ignore', DeprecationWarning)\n"
+            "import minio, elyra.pipeline.processor\nprint(minio.__version__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout.strip().split(".")[0]) >= 7
+
+
+# ---- conversion ----------------------------------------------------------------------------
+@pytest.mark.parametrize("document", [editor_document, cli_document], ids=["editor", "cli"])
+def test_elyra_objects_read_back_as_the_saved_file(workspace, document):
+    pipeline = PipelineParser().parse(document(workspace))
+    source = from_elyra_pipeline(pipeline, root_dir=workspace)
+    saved = workspace / "projects" / "churn" / PIPELINE_FILE
+    assert source.located and source.base_dir == saved.parent
+    assert t3qkfp.load(source.document, base_dir=source.base_dir).nodes == t3qkfp.load(saved).nodes
+
+
+def test_without_the_saved_file_the_node_files_common_folder_is_used(workspace, caplog):
+    pipeline = PipelineParser().parse(editor_document(workspace))
+    (workspace / "projects" / "churn" / PIPELINE_FILE).unlink()
+    source = from_elyra_pipeline(pipeline, root_dir=workspace)
+    assert not source.located and source.base_dir == workspace / "projects" / "churn"
+    assert "was not found" in caplog.text
+
+
+# ---- export --------------------------------------------------------------------------------
+def export(root: Path, doc: dict, fmt: str, path: str, overwrite: bool) -> str:
+    pipeline = PipelineParser().parse(doc)
+    return asyncio.run(manager(root).export(pipeline, fmt, path, overwrite))
+
+
+@pytest.mark.parametrize("document", [editor_document, cli_document], ids=["editor", "cli"])
+def test_export_writes_what_t3qkfp_compile_writes(workspace, registry, tmp_path, document):
+    make_runtime(cos_endpoint="http://minio.example:9000", cos_bucket="elyra-bucket")
+    target = "projects/churn/churn-elyra2.yaml"  # where Elyra's editor exports
+    assert export(workspace, document(workspace), "yaml", target, False) == target
+    expected = tmp_path / "expected.yaml"
+    workflow = t3qkfp.compile(workspace / "projects" / "churn" / PIPELINE_FILE, expected,
+                              storage=expected_storage("http://minio.example:9000", "elyra-bucket"),
+                              deterministic=True)
+    assert (workspace / target).read_bytes() == expected.read_bytes()
+    assert {p["name"] for p in workflow["spec"]["arguments"]["parameters"]} >= {"EPOCHS", "SEED", "THRESHOLD"}
+
+
+def test_export_overwrite_like_elyra(workspace, registry):
+    make_runtime()
+    target = workspace / "out.yaml"
+    target.write_text("old")
+    with pytest.raises(UsageError, match="already exists"):
+        export(workspace, editor_document(workspace), "yaml", "out.yaml", False)
+    assert target.read_text() == "old"
+    export(workspace, editor_document(workspace), "yaml", "out.yaml", True)
+    assert target.read_text().startswith("apiVersion: argoproj.io/v1alpha1")
+
+
+def test_export_packages_and_refused_formats(workspace, registry, tmp_path):
+    make_runtime()
+    export(workspace, editor_document(workspace), "tar.gz", "churn.tar.gz", False)
+    expected = tmp_path / "expected.tar.gz"
+    t3qkfp.compile(workspace / "projects" / "churn" / PIPELINE_FILE, expected,
+                   storage=expected_storage("http://127.0.0.1:9", "elyra-test"), deterministic=True)
+    assert (workspace / "churn.tar.gz").read_bytes() == expected.read_bytes()
+    with pytest.raises(UsageError, match="not a Python DSL script"):
+        export(workspace, editor_document(workspace), "py", "churn.py", False)
+    with pytest.raises(UsageError, match="must end with"):
+        export(workspace, editor_document(workspace), "yaml", "churn.json", False)
+    assert not (workspace / "churn.py").exists()
+
+
+def test_credentials_without_a_secret_are_refused_with_how_to_add_one(workspace, registry):
+    make_runtime(cos_secret=None)
+    with pytest.raises(UsageError) as caught:
+        export(workspace, editor_document(workspace), "yaml", "x.yaml", False)
+    text = str(caught.value)
+    assert "cos_secret" in text and "kubectl" in text and "AWS_ACCESS_KEY_ID=<cos_username>" in text
+    assert "minio-password" not in text and not (workspace / "x.yaml").exists()
+
+
+def test_runtime_options_map_elyra_fields():
+    options = runtime_options("rt", {
+        "api_endpoint": "https://kf.example/pipeline", "user_namespace": "alice",
+        "api_username": "alice@example.com", "api_password": "pw-secret",
+        "cos_endpoint": "https://s3.example", "cos_bucket": "bkt", "cos_username": "ak",
+        "cos_password": "sk-secret", "cos_secret": "cos-keys", "engine": "Argo"}, env={})
+    assert (options.host, options.namespace, options.username) == (
+        "https://kf.example/pipeline", "alice", "alice@example.com")
+    assert options.storage == StorageConfig(
+        endpoint="https://s3.example", bucket="bkt", secret="cos-keys",
+        access_key_key="AWS_ACCESS_KEY_ID", secret_key_key="AWS_SECRET_ACCESS_KEY")
+    assert options.upload_credentials.access_key == "ak"
+    assert "pw-secret" not in repr(options) and "sk-secret" not in repr(options)
+    with pytest.raises(UsageError, match="Tekton"):
+        runtime_options("rt", {"api_endpoint": "http://x", "engine": "Tekton", "cos_secret": "s"}, env={})
+
+
+# ---- run -----------------------------------------------------------------------------------
+def test_process_uploads_and_runs_on_the_kfp_standin_with_default_parameters(workspace, registry):
+    from kfp_standin import KfpStandin
+    from s3server import s3_server
+
+    with s3_server() as s3, KfpStandin(multi_user=True, dex_users={"user@example.com": "dex-pw"},
+                                      namespaces={"alice"}) as kfp:
+        make_runtime(api_endpoint=kfp.url, user_namespace="alice", api_username="user@example.com",
+                     api_password="dex-pw", cos_endpoint=s3.endpoint, cos_bucket=s3.bucket,
+                     cos_username=s3.credentials.access_key, cos_password=s3.credentials.secret_key)
+        pipeline = PipelineParser().parse(editor_document(workspace, name="Churn-Run"))
+        response = asyncio.run(manager(workspace).process(pipeline))
+
+        (run_id, run), = kfp.runs.items()
+        assert response.run_url == f"{kfp.url}/#/runs/details/{run_id}"
+        body = response.to_json()
+        assert body["platform"] == "kfp" and body["object_storage_url"] == s3.endpoint
+        assert body["object_storage_path"] == f"/{s3.bucket}/t3qkfp/runs/{run_id}"
+        # The run sends no parameter values: every run parameter keeps the default in the workflow.
+        assert run["pipeline_spec"]["parameters"] == []
+        storage = expected_storage(s3.endpoint, s3.bucket)
+        # The saved file under the name typed in Elyra's run dialog.
+        saved = workspace / "projects" / "churn" / PIPELINE_FILE
+        named = json.loads(saved.read_text(encoding="utf-8"))
+        named["pipelines"][0]["app_data"]["name"] = "Churn-Run"
+        compiled = t3qkfp.compile_pipeline(named, base_dir=saved.parent, storage=storage,
+                                           deterministic=True)
+        (version_id, _), = kfp.versions.items()
+        assert kfp.version_yaml(version_id) == compiled.yaml  # what `t3qkfp compile` writes
+        workflow = kfp.run_workflow(run_id)
+        assert workflow["spec"]["arguments"] == compiled.workflow["spec"]["arguments"]
+        assert [e["name"] for e in kfp.experiments.values()] == ["churn-run"]
+        assert [p["name"] for p in kfp.pipelines.values()] == ["Churn-Run"]
+        # The node archives the workflow reads are in the bucket.
+        assert set(compiled.object_keys()) <= set(s3.keys())
