@@ -37,10 +37,15 @@ pip_ install --quiet --no-deps "elyra==$ELYRA_VERSION" "kfp-notebook==0.23.0" "k
 # entrypoints (processor discovery), papermill (local processor), autopep8 + black + jinja2
 # (KFP/Airflow processors), PyGithub (Airflow processor), websocket-client (kernel manager).
 echo "setup-elyra-env: what Elyra's pipeline modules import"
-pip_ install --quiet --constraint "$constraints" \
-  "jupyter_server" "jupyter_core" "jsonschema>=3.2" "traitlets" "ipython_genutils" \
-  "entrypoints>=0.3" "papermill>=2.1.3" "autopep8>=1.5.0,<1.5.6" "black" "jinja2" \
-  "PyGithub" "websocket-client" "tornado" "requests"
+# pip's resolver prints Elyra's unmet pins here as "ERROR: ... dependency conflicts"; they are
+# expected, so its output is shown only if the install itself fails (pip check below decides).
+if ! out=$(pip_ install --quiet --constraint "$constraints" \
+    "jupyter_server" "jupyter_core" "jsonschema>=3.2" "traitlets" "ipython_genutils" \
+    "entrypoints>=0.3" "papermill>=2.1.3" "autopep8>=1.5.0,<1.5.6" "black" "jinja2" \
+    "PyGithub" "websocket-client" "tornado" "requests" 2>&1); then
+  echo "$out" >&2
+  exit 1
+fi
 
 site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 # Runs at interpreter start; imports nothing heavy and does nothing if t3qkfp is gone.
@@ -58,6 +63,7 @@ fi
 "$PY" - <<'EOF'
 """Import Elyra, parse a pipeline with Elyra's parser, find processors with Elyra's manager."""
 import json
+import os
 import tempfile
 import warnings
 
@@ -78,6 +84,14 @@ manager = PipelineProcessorManager.instance(root_dir=tempfile.mkdtemp())
 kfp_processor = manager._registry.get_processor("kfp")
 assert kfp_processor is not None, "no 'kfp' processor registered"
 where = type(kfp_processor).__module__
+import entrypoints
+ours = [ep for ep in entrypoints.get_group_all("elyra.pipeline.processors")
+        if ep.module_name == "t3qkfp.elyra_processor"]
+if not ours:
+    print("setup-elyra-env: WARNING: t3qkfp's entry point is not installed; reinstall t3qkfp "
+          "(pip install -e .) so Elyra uses it")
+elif os.environ.get("T3QKFP_ELYRA_DISABLE", "").strip().lower() not in {"1", "true", "yes", "on"}:
+    assert where == "t3qkfp.elyra_processor", f"Elyra's 'kfp' processor is {where}, not t3qkfp's"
 print(f"setup-elyra-env: elyra {elyra.__version__}, kfp {kfp.__version__}: parsed "
       f"{len(pipeline.operations)} operations; 'kfp' processor: {where}.{type(kfp_processor).__name__}")
 EOF

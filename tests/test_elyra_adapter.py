@@ -44,7 +44,7 @@ def _import_elyra():
 
 
 elyra = _import_elyra()
-pytestmark = pytest.mark.skipif(
+needs_elyra = pytest.mark.skipif(
     elyra is None or not str(getattr(elyra, "__version__", "")).startswith("2."),
     reason="Elyra 2.x is not installed in this environment: run scripts/setup-elyra-env.sh .venv")
 
@@ -141,6 +141,7 @@ def ordered_entry_points(monkeypatch, t3qkfp_first: bool) -> None:
 
 
 # ---- discovery -----------------------------------------------------------------------------
+@needs_elyra
 def test_elyra_finds_t3qkfp_for_kfp_through_its_entry_point(workspace, registry):
     names = {(ep.name, ep.module_name) for ep in entrypoints.get_group_all("elyra.pipeline.processors")}
     assert ("t3qkfp", "t3qkfp.elyra_processor") in names
@@ -153,18 +154,21 @@ def test_elyra_finds_t3qkfp_for_kfp_through_its_entry_point(workspace, registry)
 
 
 @pytest.mark.parametrize("t3qkfp_first", [True, False], ids=["t3qkfp-first", "elyra-first"])
+@needs_elyra
 def test_t3qkfp_wins_whatever_the_entry_point_order(workspace, registry, monkeypatch, t3qkfp_first):
     ordered_entry_points(monkeypatch, t3qkfp_first)
     assert isinstance(manager(workspace)._registry.get_processor("kfp"), T3qkfpProcessor)
 
 
 @pytest.mark.parametrize("t3qkfp_first", [True, False], ids=["t3qkfp-first", "elyra-first"])
+@needs_elyra
 def test_disable_env_gives_kfp_back_to_elyra(workspace, registry, monkeypatch, t3qkfp_first):
     monkeypatch.setenv("T3QKFP_ELYRA_DISABLE", "1")
     ordered_entry_points(monkeypatch, t3qkfp_first)
     assert isinstance(manager(workspace)._registry.get_processor("kfp"), KfpPipelineProcessor)
 
 
+@needs_elyra
 def test_elyra_imports_in_a_fresh_interpreter_of_this_venv():
     """The .pth file of setup-elyra-env.sh lets Elyra import beside minio 7, with nothing done by hand."""
     code = ("import warnings; warnings.simplefilter('ignore', DeprecationWarning)\n"
@@ -176,6 +180,7 @@ def test_elyra_imports_in_a_fresh_interpreter_of_this_venv():
 
 # ---- conversion ----------------------------------------------------------------------------
 @pytest.mark.parametrize("document", [editor_document, cli_document], ids=["editor", "cli"])
+@needs_elyra
 def test_elyra_objects_read_back_as_the_saved_file(workspace, document):
     pipeline = PipelineParser().parse(document(workspace))
     source = from_elyra_pipeline(pipeline, root_dir=workspace)
@@ -184,6 +189,7 @@ def test_elyra_objects_read_back_as_the_saved_file(workspace, document):
     assert t3qkfp.load(source.document, base_dir=source.base_dir).nodes == t3qkfp.load(saved).nodes
 
 
+@needs_elyra
 def test_without_the_saved_file_the_node_files_common_folder_is_used(workspace, caplog):
     pipeline = PipelineParser().parse(editor_document(workspace))
     (workspace / "projects" / "churn" / PIPELINE_FILE).unlink()
@@ -199,6 +205,7 @@ def export(root: Path, doc: dict, fmt: str, path: str, overwrite: bool) -> str:
 
 
 @pytest.mark.parametrize("document", [editor_document, cli_document], ids=["editor", "cli"])
+@needs_elyra
 def test_export_writes_what_t3qkfp_compile_writes(workspace, registry, tmp_path, document):
     make_runtime(cos_endpoint="http://minio.example:9000", cos_bucket="elyra-bucket")
     target = "projects/churn/churn-elyra2.yaml"  # where Elyra's editor exports
@@ -211,6 +218,7 @@ def test_export_writes_what_t3qkfp_compile_writes(workspace, registry, tmp_path,
     assert {p["name"] for p in workflow["spec"]["arguments"]["parameters"]} >= {"EPOCHS", "SEED", "THRESHOLD"}
 
 
+@needs_elyra
 def test_export_overwrite_like_elyra(workspace, registry):
     make_runtime()
     target = workspace / "out.yaml"
@@ -222,6 +230,7 @@ def test_export_overwrite_like_elyra(workspace, registry):
     assert target.read_text().startswith("apiVersion: argoproj.io/v1alpha1")
 
 
+@needs_elyra
 def test_export_packages_and_refused_formats(workspace, registry, tmp_path):
     make_runtime()
     export(workspace, editor_document(workspace), "tar.gz", "churn.tar.gz", False)
@@ -236,6 +245,7 @@ def test_export_packages_and_refused_formats(workspace, registry, tmp_path):
     assert not (workspace / "churn.py").exists()
 
 
+@needs_elyra
 def test_credentials_without_a_secret_are_refused_with_how_to_add_one(workspace, registry):
     make_runtime(cos_secret=None)
     with pytest.raises(UsageError) as caught:
@@ -263,6 +273,7 @@ def test_runtime_options_map_elyra_fields():
 
 
 # ---- run -----------------------------------------------------------------------------------
+@needs_elyra
 def test_process_uploads_and_runs_on_the_kfp_standin_with_default_parameters(workspace, registry):
     from kfp_standin import KfpStandin
     from s3server import s3_server
