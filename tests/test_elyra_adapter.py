@@ -308,3 +308,26 @@ def test_process_uploads_and_runs_on_the_kfp_standin_with_default_parameters(wor
         assert [p["name"] for p in kfp.pipelines.values()] == ["Churn-Run"]
         # The node archives the workflow reads are in the bucket.
         assert set(compiled.object_keys()) <= set(s3.keys())
+
+
+@needs_elyra
+def test_switched_back_elyra_own_processor_still_exports_in_this_environment(workspace, registry, monkeypatch):
+    """T3QKFP_ELYRA_DISABLE=1 is a real way back: Elyra's processor runs here (kfp 1.2.0, minio 7)."""
+    from s3server import s3_server
+
+    monkeypatch.setenv("T3QKFP_ELYRA_DISABLE", "1")
+    with s3_server() as s3:
+        make_runtime(cos_endpoint=s3.endpoint, cos_bucket=s3.bucket,
+                     cos_username=s3.credentials.access_key, cos_password=s3.credentials.secret_key)
+        with warnings.catch_warnings():
+            # Elyra's own processor and kfp-notebook are not ours: kfp 1.2 warns that NotebookOp
+            # builds a ContainerOp directly, and old code warns on Python 3.11. Not what this checks.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", category=FutureWarning, message="Please create reusable components")
+            warnings.filterwarnings("ignore", category=PendingDeprecationWarning, message="`dsl.ContainerOp.image`")
+            export(workspace, editor_document(workspace), "yaml", "own.yaml", False)
+        import yaml
+        workflow = yaml.safe_load((workspace / "own.yaml").read_text(encoding="utf-8"))
+        assert workflow["metadata"]["generateName"] == "lambda-"  # Elyra's own compile
+        assert workflow["spec"]["arguments"]["parameters"] == []  # Elyra 2.x has no run parameters
+        assert any(key.endswith(".tar.gz") for key in s3.keys())  # Elyra uploads while exporting
