@@ -16,6 +16,7 @@ import io
 import os
 import tarfile
 import tempfile
+import threading
 import warnings
 import zipfile
 from pathlib import Path
@@ -28,6 +29,10 @@ from .invariants import workflow_problems
 from .params import ParameterPlan
 
 COMPILATION_TIME = "pipelines.kubeflow.org/pipeline_compilation_time"
+# kfp 1.2 keeps the pipeline being built in a class attribute (dsl.Pipeline._default_pipeline)
+# and warnings filters are process-wide: two compiles at once (Jupyter's thread pool serving
+# Elyra's Run and Export) would mix their ops. One compile at a time.
+_KFP_COMPILER_LOCK = threading.Lock()
 PACKAGE_SUFFIXES = (".yaml", ".yml", ".zip", ".tar.gz", ".tgz")
 
 # YAML 1.1 words go-yaml v2 resolves to bool/null (resolve.go), compared case-insensitively.
@@ -48,7 +53,7 @@ def to_workflow(pipeline_func: Callable[[], None], params_list: list[Any], *, na
     kfp_modules()
     from kfp.compiler import Compiler
 
-    with warnings.catch_warnings():
+    with _KFP_COMPILER_LOCK, warnings.catch_warnings():
         # kfp 1.2's compiler trips its own (Pending)DeprecationWarnings on ContainerOp proxies
         # and FutureWarnings about components; none of them is about the user's pipeline.
         warnings.simplefilter("ignore")
