@@ -21,18 +21,28 @@ from .storage import node_files
 # Env names a run parameter must never set: they would let whoever starts a run execute code,
 # redirect credentials or break the node runtime (research/reliability.md §3, §5.3).
 RESERVED_ENV = frozenset({"PATH", "HOME", "BASH_ENV", "ENV", "PYTHONPATH", "PYTHONHOME",
-                          "PYTHONSTARTUP", "PYTHONINSPECT", "PYTHONUSERBASE", "IFS", "SHELL",
-                          "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"})
-RESERVED_ENV_PREFIXES = ("LD_", "AWS_", "MINIO_", "PIP_", "T3QKFP_", "PYTHONWARN", "DYLD_")
+                          "PYTHONSTARTUP", "PYTHONINSPECT", "PYTHONUSERBASE", "PYTHONBREAKPOINT", "IFS",
+                          "SHELL", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
+                          # Other interpreters' "run this first" and "load from here" switches.
+                          "NODE_OPTIONS", "PERL5OPT", "PERL5LIB", "PERLLIB", "RUBYOPT", "JAVA_TOOL_OPTIONS",
+                          "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "GCONV_PATH", "IPYTHONDIR",
+                          "JUPYTER_PATH", "JUPYTER_CONFIG_DIR",
+                          # Where TLS trusts certificates: a run could send storage traffic elsewhere.
+                          "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"})
+RESERVED_ENV_PREFIXES = ("LD_", "AWS_", "MINIO_", "PIP_", "T3QKFP_", "PYTHONWARN", "DYLD_",
+                         "R_PROFILE", "R_ENVIRON", "R_LIBS")  # R nodes read these at start-up
 PROXY = re.compile(r"(?i)[a-z]*_proxy")
 # Words that make an env name a credential: its value would be shown to everyone as a run
-# parameter. Matched on whole words (HF_TOKEN, dbPassword) so MAX_TOKENS or TOKENIZER pass.
+# parameter. Matched on whole words (HF_TOKEN, dbPassword) so MAX_TOKENS or TOKENIZER pass;
+# the unambiguous ones also inside a word (PGPASSWORD, MYSQL_PWD is a whole word already).
 CREDENTIAL_WORDS = frozenset({"password", "passwd", "pwd", "secret", "apikey", "credential",
                               "credentials", "passphrase"})
+CREDENTIAL_INSIDE = re.compile(r"(?i)passw(or)?d|secret(?!ar)|credential|passphrase|apikey")
 TOKEN_COUNTERS = frozenset({"max", "min", "num", "n", "total", "count", "per", "eos", "bos", "pad", "unk",
                             "sep", "cls", "mask", "start", "end", "special"})
 CREDENTIAL_PAIRS = frozenset({("api", "key"), ("access", "key"), ("secret", "key"), ("private", "key"),
-                              ("auth", "key"), ("client", "secret")})
+                              ("auth", "key"), ("client", "secret"), ("storage", "key"),
+                              ("account", "key"), ("sas", "token"), ("master", "key")})
 # Kubernetes secret names are DNS-1123 subdomains; keys [-._a-zA-Z0-9]+ (apimachinery validation).
 SECRET_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
@@ -138,7 +148,7 @@ def _check_node(pipeline: Pipeline, node: Node, add, declared: set[str]) -> None
         seen[env.name] = where
         if _reserved(env.name):
             add(f"env var {env.name!r} is reserved: a run parameter must never set it", node=node,
-                field=where, hint="rename it; PATH, LD_*, PYTHON*, BASH_ENV, AWS_*, proxies and T3QKFP_* are reserved")
+                field=where, hint="rename it; PATH, LD_*, PYTHON*, BASH_ENV, AWS_*, proxies, T3QKFP_*, other interpreters' start-up switches (NODE_OPTIONS, R_LIBS*, ...) and TLS trust files are reserved")
         elif looks_like_credential(env.name):
             add(f"env var {env.name!r} looks like a credential; it would be shown to everyone as a run parameter",
                 node=node, field=where,
@@ -222,6 +232,8 @@ def _qualified_name(key: str) -> bool:
 
 def looks_like_credential(name: str) -> bool:
     """True when a word of the name (split at '_' and camelCase) says it holds a secret."""
+    if CREDENTIAL_INSIDE.search(name):
+        return True
     words = [w.lower() for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name)]
     if any(pair in CREDENTIAL_PAIRS for pair in zip(words, words[1:])):
         return True

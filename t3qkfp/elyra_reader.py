@@ -355,6 +355,11 @@ class _Reader:
             if version < 4:
                 label = Path(filename).stem  # Elyra 2.x names such nodes after the file without extension
         where = {"node_id": node_id, "label": label}
+        ui = app.get("ui_data") if isinstance(app.get("ui_data"), dict) else {}
+        for at_label, value in (("app_data.ui_data.label", ui.get("label")), ("app_data.label", app.get("label"))):
+            if value is not None and not isinstance(value, str):
+                self.problem(f"label must be text, got {type(value).__name__} {shown(value)}",
+                             hint="rename the node in Elyra", field_=at_label, **where)
         if node_type != "execution_node":
             hint = ("expand the supernode in Elyra's editor" if node_type == "super_node" else "")
             self.problem(f"node type {shown(node_type)} is not supported", hint=hint, field_="type", **where)

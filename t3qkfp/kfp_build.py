@@ -9,8 +9,10 @@ Must not: read Elyra JSON or write YAML.
 """
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
 from typing import Any, Callable
 
 from . import nodespec
@@ -105,13 +107,13 @@ def _container_op(dsl: Any, k8s: Any, node: Node, task: str, plan: ParameterPlan
     _kubernetes(k8s, op, node)
     resources = node.resources
     if resources.cpu is not None:
-        container.set_cpu_request(_quantity(resources.cpu))
+        container.set_cpu_request(cpu_quantity(resources.cpu))
     if resources.memory is not None:
-        container.set_memory_request(f"{_quantity(resources.memory)}G")
+        container.set_memory_request(memory_quantity(resources.memory))
     if resources.cpu_limit is not None:
-        container.set_cpu_limit(_quantity(resources.cpu_limit))
+        container.set_cpu_limit(cpu_quantity(resources.cpu_limit))
     if resources.memory_limit is not None:
-        container.set_memory_limit(f"{_quantity(resources.memory_limit)}G")
+        container.set_memory_limit(memory_quantity(resources.memory_limit))
     if resources.gpu is not None:
         container.set_gpu_limit(str(resources.gpu))  # a string: an int quantity fails Argo's schema
     return op
@@ -129,7 +131,7 @@ def _kubernetes(k8s: Any, op: Any, node: Node) -> None:
                                                         read_only=volume.read_only or None))
     if settings.shared_memory_gb is not None:
         op.add_volume(k8s.V1Volume(name="shared-memory", empty_dir=k8s.V1EmptyDirVolumeSource(
-            medium="Memory", size_limit=f"{_quantity(settings.shared_memory_gb)}G")))
+            medium="Memory", size_limit=memory_quantity(settings.shared_memory_gb))))
         op.container.add_volume_mount(k8s.V1VolumeMount(name="shared-memory", mount_path="/dev/shm"))
     for toleration in settings.tolerations:
         op.add_toleration(k8s.V1Toleration(key=toleration.key or None, operator=toleration.operator,
@@ -145,9 +147,24 @@ def _secret_env(k8s: Any, name: str, secret: str, key: str) -> Any:
         secret_key_ref=k8s.V1SecretKeySelector(name=secret, key=key)))
 
 
-def _quantity(value: float) -> str:
-    """A Kubernetes quantity string: '2' rather than '2.0'."""
-    return str(int(value)) if float(value).is_integer() else repr(value)
+def cpu_quantity(cores: float) -> str:
+    """A cpu quantity: '2' rather than '2.0', '0.5' as written, and millicores (rounded up)
+    where a decimal would need an exponent — kfp accepts '1e-05', Kubernetes reads it otherwise."""
+    if cores.is_integer():
+        return str(int(cores))
+    text = repr(cores)
+    return text if "e" not in text else f"{max(1, math.ceil(cores * 1000))}m"
+
+
+def memory_quantity(gigabytes: float) -> str:
+    """Elyra's memory sizes are in G (10^9 bytes); kfp 1.2 accepts only a whole number before
+    the unit, so 1.5 becomes '1500M': the largest unit that keeps it whole, else bytes rounded up."""
+    amount = Decimal(repr(gigabytes))
+    for unit in ("G", "M", "K"):
+        if amount == amount.to_integral_value():
+            return f"{int(amount)}{unit}"
+        amount *= 1000
+    return str(int(amount.to_integral_value(rounding=ROUND_CEILING)))
 
 
 def _ancestors(pipeline: Pipeline) -> dict[str, list[str]]:

@@ -24,6 +24,7 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # allows [-a-zA-Z0-9_] (validate.go), and kfp.Client renames anything that is not a fixed point of
 # sanitize_k8s_name(name, True) ([^-_0-9A-Za-z]+ -> '-'), so the server would not recognise it.
 PARAM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,127}")
+PARAM_NAME_MAX = 128
 
 
 def short_hash(text: str, length: int = 6) -> str:
@@ -95,5 +96,14 @@ def param_name_for_env(env_name: str) -> str:
 
 
 def node_param_name(task_name: str, env_name: str) -> str:
-    """The per-node run-parameter name: the node's task name (as an identifier) + the env name."""
-    return f"{task_name.replace('-', '_')}_{env_name}"
+    """The per-node run-parameter name: the node's task name (as an identifier) + the env name.
+
+    Past 128 characters the task part is cut and a hash of the whole task name keeps it unique;
+    an env name too long to leave room for any task part comes back too long (plan() reports it).
+    """
+    prefix = task_name.replace("-", "_")
+    name = f"{prefix}_{env_name}"
+    room = PARAM_NAME_MAX - len(env_name) - 8  # '_' + 6 hash characters + '_'
+    if len(name) <= PARAM_NAME_MAX or room < 1:
+        return name
+    return f"{prefix[:room].rstrip('_')}_{short_hash(task_name)}_{env_name}"

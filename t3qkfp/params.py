@@ -13,7 +13,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Iterator, Literal
 
 from . import naming
 from .errors import Location, PipelineError, Problem, UsageError
@@ -119,7 +119,9 @@ def infer_type(default: str) -> ParamType:
     `007`, `1e3`, `+1`, `.5`, `yes` stay String: a typed UI or client would rewrite them.
     """
     if _INTEGER.fullmatch(default):
-        return ParamType.INTEGER
+        # '-0' would come back as '0'; beyond 64 bits a typed client cannot hold the number.
+        in_range = len(default) <= 20 and -2**63 <= int(default) < 2**63
+        return ParamType.INTEGER if default != "-0" and in_range else ParamType.STRING
     if default in ("True", "False", "true", "false"):
         return ParamType.BOOL
     try:
@@ -132,10 +134,28 @@ def infer_type(default: str) -> ParamType:
 
 
 def go_json_size(value: object) -> int:
-    """Bytes of Go's json.Marshal of `value`: UTF-8, with <, >, &, U+2028/9 escaped to 6 bytes."""
+    """Bytes of Go's json.Marshal of `value`: UTF-8, with <, >, &, U+2028/9 escaped to 6 bytes.
+
+    Python writes backspace and form feed as 2-byte escapes; the Go of KFP 1.2's server (< 1.22)
+    writes them as 6-byte \\u0008 / \\u000c, so they count 4 bytes more.
+    """
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     extra = sum(text.count(ch) for ch in "<>&\u2028\u2029") * 5
+    extra += sum(s.count("\b") + s.count("\f") for s in _strings(value)) * 4
     return len(text.encode("utf-8", "surrogatepass")) + extra
+
+
+def _strings(value: object) -> Iterator[str]:
+    """Every string in a JSON value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +229,7 @@ def plan(pipeline: Pipeline, *, scope: str = "auto") -> ParameterPlan:
         bindings.extend(Binding(node_id=node.id, env_name=name, param=name)
                         for name in node.pipeline_parameters if name in elyra)
 
+    problems.extend(_too_long(pipeline, params, labels))
     problems.extend(_collisions(pipeline, params, labels))
     params.sort(key=lambda p: p.name)
     result = ParameterPlan(pipeline_name=k8s_name, parameters=tuple(params), bindings=tuple(bindings),
@@ -218,6 +239,19 @@ def plan(pipeline: Pipeline, *, scope: str = "auto") -> ParameterPlan:
     if problems:
         raise PipelineError(problems)
     return result
+
+
+def _too_long(pipeline: Pipeline, params: list[RunParameter], labels: dict[str, str]) -> list[Problem]:
+    """Env names are checked on their own; a prefix ('P', the node's name) can still push one past
+    what kfp.Client and Argo keep unchanged."""
+    return [Problem(location=Location(file=pipeline.source, node_id=p.node_ids[0] if len(p.node_ids) == 1 else None,
+                                      node_label=labels[p.node_ids[0]] if len(p.node_ids) == 1 else None,
+                                      field=f"env var {p.env_name}"),
+                    message=f"its run parameter would be called {p.name!r}, longer than the "
+                            f"{naming.PARAM_NAME_MAX} characters a run parameter name may have",
+                    hint="shorten the env var name" + ("; or give the nodes the same default so they share one "
+                                                       "parameter" if p.scope == "node" else ""))
+            for p in params if p.origin == "env" and not naming.is_param_name(p.name)]
 
 
 def _collisions(pipeline: Pipeline, params: list[RunParameter], labels: dict[str, str]) -> list[Problem]:

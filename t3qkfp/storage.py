@@ -162,6 +162,11 @@ def node_files(pipeline: Pipeline, node: Node) -> tuple[tuple[str, ...], list[Pr
 
     found: set[str] = set()
     file_rel = _contained(root, root / node.filename)
+    if "\x00" in node.filename:
+        problems.append(Problem(location=loc("filename"),
+                                message=f"file {shown(node.filename)} holds U+0000, which no file name can",
+                                hint="rename the file in Elyra"))
+        return (), problems
     if not _plain_relative(node.filename) or file_rel is None:
         problems.append(Problem(location=loc("filename"),
                                 message=f"file {shown(node.filename)} is outside the pipeline folder",
@@ -190,7 +195,13 @@ def node_files(pipeline: Pipeline, node: Node) -> tuple[tuple[str, ...], list[Pr
         for match in matches:
             for path in _expand(Path(match), node.include_subdirectories):
                 rel = _contained(root, path)
-                if rel is None:
+                broken = _broken_link(path)
+                if broken and (rel is not None or not path.exists()):  # a dangling or looping link
+                    shown_path = os.path.relpath(path, root) if str(path).startswith(str(root)) else str(path)
+                    problems.append(Problem(location=loc(field),
+                                            message=f"dependency {shown(pattern)} includes {shown(shown_path)}, {broken}",
+                                            hint="remove the link, or copy the file into the pipeline folder"))
+                elif rel is None:
                     shown_path = os.path.relpath(path, root) if str(path).startswith(str(root)) else str(path)
                     problems.append(Problem(location=loc(field),
                                             message=f"dependency {shown(pattern)} includes {shown(shown_path)}, a link that leads outside the pipeline folder",
@@ -201,6 +212,19 @@ def node_files(pipeline: Pipeline, node: Node) -> tuple[tuple[str, ...], list[Pr
                 else:
                     found.add(rel)
     return tuple(sorted(found)), problems
+
+
+def _broken_link(path: Path) -> str:
+    """Why a symlink cannot be packed ('' when it can): it points nowhere, loops, or to a folder."""
+    if not path.is_symlink():
+        return ""
+    try:
+        target = path.resolve(strict=True)
+    except FileNotFoundError:
+        return "a link to something that does not exist"
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
+        return "a link that leads back to itself"
+    return "" if target.is_file() else "a link to a folder (name the folder itself)"
 
 
 def _plain_relative(path: str) -> bool:

@@ -145,3 +145,65 @@ def test_go_safe_yaml_round_trips_tricky_strings():
     text = argo_emit.dump_yaml(document)
     assert yaml.safe_load(text) == document
     assert go_unsafe_scalars(text) == []
+
+
+def test_fractional_memory_and_tiny_cpu_become_quantities_kfp_and_kubernetes_accept():
+    document = json.loads(EXAMPLE.read_text())
+    nodes = document["pipelines"][0]["nodes"]
+    nodes[0]["app_data"]["component_parameters"].update(memory=1.5, memory_limit="0.5", cpu=1e-05, cpu_limit=0.25)
+    nodes[1]["app_data"]["component_parameters"].update(memory=0.3333, memory_limit=2, cpu=2)
+    workflow = t3qkfp.compile(document, base_dir=EXAMPLE.parent, storage=STORAGE, deterministic=True)
+    containers = {t["name"]: t["container"] for t in workflow["spec"]["templates"] if "container" in t}
+    plan = t3qkfp.plan(t3qkfp.load(document, base_dir=EXAMPLE.parent))
+    first, second = (containers[task] for _, task in plan.tasks[:2])
+    assert first["resources"] == {"requests": {"memory": "1500M", "cpu": "1m"},
+                                  "limits": {"memory": "500M", "cpu": "0.25"}}
+    assert second["resources"] == {"requests": {"memory": "333300K", "cpu": "2"}, "limits": {"memory": "2G"}}
+
+
+def test_per_node_parameter_names_stay_within_128_characters_and_unique():
+    env = "E" * 100
+    names = {naming.node_param_name(task, env) for task in ("a" * 63, "a" * 62 + "b", "train")}
+    assert len(names) == 3
+    for name in names:
+        assert naming.is_param_name(name) and len(name) <= naming.PARAM_NAME_MAX
+    assert naming.node_param_name("train", env) == f"train_{env}"
+    assert not naming.is_param_name(naming.node_param_name("train", "E" * 127))  # plan() reports it
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("-0", "String"), ("0", "Integer"), ("-12", "Integer"), ("9223372036854775807", "Integer"),
+    ("9223372036854775808", "String"), ("9" * 5000, "String"), ("007", "String"), ("1e3", "String"),
+])
+def test_integer_type_only_where_a_typed_client_keeps_the_text(value, expected):
+    from t3qkfp.params import infer_type
+    assert infer_type(value).value == expected
+
+
+def test_size_limit_counts_form_feeds_as_go_before_1_22_writes_them():
+    from t3qkfp.params import go_json_size
+    # Go's encoding/json in KFP 1.2's server writes \b and \f as 6-byte \u0008 / \u000c.
+    go_text = json.dumps({"name": "A", "value": "\f\b<"}, separators=(",", ":")).replace("\\f", "\\u000c") \
+        .replace("\\b", "\\u0008").replace("<", "\\u003c")
+    assert go_json_size({"name": "A", "value": "\f\b<"}) == len(go_text.encode())
+    document = json.loads(EXAMPLE.read_text())
+    document["pipelines"][0]["nodes"][0]["app_data"]["component_parameters"]["env_vars"].append(
+        {"env_var": "FEEDS", "value": "\f" * 2400})  # 4.8 KB as Python writes it, 14.4 KB as Go does
+    with pytest.raises(t3qkfp.PipelineError, match="more than the 10000 the KFP 1.2 API server accepts; biggest: FEEDS"):
+        t3qkfp.plan(t3qkfp.load(document, base_dir=EXAMPLE.parent))
+
+
+@pytest.mark.parametrize("where", ["file_as_folder", "unwritable"])
+def test_an_output_that_cannot_be_written_is_a_one_line_error(tmp_path, where):
+    if where == "file_as_folder":
+        (tmp_path / "plain").write_text("keep\n")
+        target = tmp_path / "plain" / "x.yaml"
+    else:
+        target = Path("/proc/t3qkfp-cannot-write-here/x.yaml")
+    result = subprocess.run([sys.executable, "-m", "t3qkfp", "compile", str(EXAMPLE), "-o", str(target)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{target}: cannot write there:") and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    if where == "file_as_folder":
+        assert (tmp_path / "plain").read_text() == "keep\n"

@@ -31,6 +31,7 @@ NODE_LEVEL = {
     "env_name_invalid", "env_name_invalid_kv", "env_duplicate_kv", "env_duplicate_dict", "env_no_equals_sign",
     "resources_invalid", "env_reserved", "env_reserved_defaults", "env_credential", "braces_env_value",
     "control_characters", "control_character_label", "elyra_param_undefined", "secret_invalid",
+    "env_reserved_interpreters", "label_not_text", "param_name_too_long",
 }
 # Cases about the file or the pipeline as a whole: no problem may pretend to be about a node.
 DOCUMENT_LEVEL = {
@@ -52,7 +53,10 @@ MUST_MENTION = {
     "env_name_invalid": ["'MY-VAR'", "'1ABC'", "'é'", "'MY VAR'"],
     "env_reserved": ["'PATH'", "'LD_PRELOAD'", "'PYTHONPATH'", "'BASH_ENV'", "'AWS_SECRET_ACCESS_KEY'",
                      "'http_proxy'", "'T3QKFP_NODE'"],
-    "env_credential": ["'HF_TOKEN'", "'DB_PASSWORD'"],
+    "env_credential": ["'HF_TOKEN'", "'DB_PASSWORD'", "'PGPASSWORD'", "'AZURE_STORAGE_KEY'"],
+    "env_reserved_interpreters": ["'NODE_OPTIONS'", "'R_LIBS_USER'", "'SSL_CERT_FILE'", "'PYTHONBREAKPOINT'"],
+    "param_name_too_long": ["128", "'train'", "'tune'"],
+    "label_not_text": ["app_data.label", "app_data.ui_data.label"],
     "control_characters": ["U+0007", "U+E0067", "U+007F"],
     "braces_static_strings": ["app_data.properties.name", "runtime_image", "label"],
 }
@@ -208,6 +212,32 @@ def test_symlinked_node_file_leading_outside_is_refused(tmp_path, monkeypatch):
     (problem,) = info.value.problems
     assert problem.location.field == "component_parameters.filename"
     assert problem.message == "file 'files/main.py' is outside the pipeline folder"
+
+
+@pytest.mark.parametrize(("link", "target", "why"), [
+    ("dangling", "nonexistent", "a link to something that does not exist"),
+    ("loop", "loop", "a link that leads back to itself"),
+    ("folder_link", "../sub", "a link to a folder"),
+])
+@pytest.mark.parametrize("via_folder", [False, True])
+def test_broken_symlinked_dependency_is_a_problem_not_a_crash(tmp_path, monkeypatch, link, target, why, via_folder):
+    project = _symlink_project(tmp_path, [])
+    holder = project / "files" / "deps"
+    holder.mkdir()
+    (holder / link).symlink_to(target)
+    dependency = "deps" if via_folder else f"deps/{link}"
+    document = json.loads((project / "link.pipeline").read_text(encoding="utf-8"))
+    params = document["pipelines"][0]["nodes"][0]["app_data"]["component_parameters"]
+    params.update(dependencies=[dependency], include_subdirectories=via_folder)
+    (project / "link.pipeline").write_text(json.dumps(document), encoding="utf-8")
+    monkeypatch.chdir(project)
+    with pytest.raises(PipelineError) as info:
+        t3qkfp.load("link.pipeline")
+    (problem,) = info.value.problems
+    assert problem.location.field == "component_parameters.dependencies[0]"
+    assert problem.message.startswith(f"dependency {dependency!r} includes 'files/deps/{link}', {why}")
+    result = run_validate("link.pipeline", project)
+    assert result.returncode == 1 and b"Traceback" not in result.stderr
 
 
 def test_symlink_that_stays_inside_is_accepted(tmp_path, monkeypatch):
