@@ -13,11 +13,13 @@ Object layout under `<prefix>/` (the node runtime reads the same layout):
 """
 from __future__ import annotations
 
+import fnmatch
 import glob
 import gzip
 import hashlib
 import io
 import os
+import posixpath
 import re
 import sys
 import tarfile
@@ -186,31 +188,29 @@ def node_files(pipeline: Pipeline, node: Node) -> tuple[tuple[str, ...], list[Pr
                                     message=f"dependency {shown(pattern)} is absolute or leaves the pipeline folder with '..'",
                                     hint="use a path relative to the node's file"))
             continue
-        matches = sorted(glob.glob(str(node_dir / pattern), recursive=node.include_subdirectories))
-        if not matches:
+        paths = _dependency_paths(node_dir, pattern, node.include_subdirectories)
+        if not paths:
             problems.append(Problem(location=loc(field),
                                     message=f"dependency {shown(pattern)} matches no file",
                                     hint=f"paths are relative to the folder of {shown(node.filename)}"))
             continue
-        for match in matches:
-            for path in _expand(Path(match), node.include_subdirectories):
-                rel = _contained(root, path)
-                broken = _broken_link(path)
-                if broken and (rel is not None or not path.exists()):  # a dangling or looping link
-                    shown_path = os.path.relpath(path, root) if str(path).startswith(str(root)) else str(path)
-                    problems.append(Problem(location=loc(field),
-                                            message=f"dependency {shown(pattern)} includes {shown(shown_path)}, {broken}",
-                                            hint="remove the link, or copy the file into the pipeline folder"))
-                elif rel is None:
-                    shown_path = os.path.relpath(path, root) if str(path).startswith(str(root)) else str(path)
-                    problems.append(Problem(location=loc(field),
-                                            message=f"dependency {shown(pattern)} includes {shown(shown_path)}, a link that leads outside the pipeline folder",
-                                            hint="copy the file into the pipeline folder instead of linking to it"))
-                elif rel == RUNTIME_MEMBER or rel.startswith(".t3qkfp/"):
-                    problems.append(Problem(location=loc(field),
-                                            message=f"dependency {rel!r} is inside .t3qkfp/, which t3qkfp reserves"))
-                else:
-                    found.add(rel)
+        for path in paths:
+            rel = _contained(root, path)
+            shown_path = os.path.relpath(path, root) if str(path).startswith(str(root)) else str(path)
+            broken = _broken_link(path)
+            if broken and (rel is not None or not path.exists()):  # a dangling or looping link
+                problems.append(Problem(location=loc(field),
+                                        message=f"dependency {shown(pattern)} includes {shown(shown_path)}, {broken}",
+                                        hint="remove the link, or copy the file into the pipeline folder"))
+            elif rel is None:
+                problems.append(Problem(location=loc(field),
+                                        message=f"dependency {shown(pattern)} includes {shown(shown_path)}, a link that leads outside the pipeline folder",
+                                        hint="copy the file into the pipeline folder instead of linking to it"))
+            elif rel == RUNTIME_MEMBER or rel.startswith(".t3qkfp/"):
+                problems.append(Problem(location=loc(field),
+                                        message=f"dependency {rel!r} is inside .t3qkfp/, which t3qkfp reserves"))
+            else:
+                found.add(rel)
     return tuple(sorted(found)), problems
 
 
@@ -241,11 +241,59 @@ def _contained(root: Path, path: Path) -> str | None:
         return None
 
 
-def _expand(path: Path, recursive: bool) -> list[Path]:
-    if path.is_dir() and not path.is_symlink():
-        entries = path.rglob("*") if recursive else path.glob("*")
-        return sorted(p for p in entries if p.is_file() or p.is_symlink())
-    return [path]
+def _dependency_paths(node_dir: Path, pattern: str, recursive: bool) -> list[Path]:
+    """The files (and links, checked by the caller) one dependency brings, matched as Elyra does.
+
+    Elyra 2.x packs a node by walking its file's folder (elyra/util/archive.py): hidden folders
+    are never entered; other subfolders only with `include_subdirectories`, or when the pattern
+    starts with the folder's path or matches it; a file is packed when fnmatch matches its
+    relative path (`*` also crosses '/'), or, for a wildcard pattern without '/', its name; `*`
+    alone takes every file of the folders entered. Users draw pipelines that work in Elyra, so
+    the same pattern must bring the same files here. One addition: a dependency that names a
+    folder brings its files (and its subfolders' with `include_subdirectories`); Elyra brings none.
+    """
+    literal = node_dir / pattern
+    if not glob.has_magic(pattern):
+        if literal.is_dir() and not literal.is_symlink():
+            return _folder_files(literal, recursive)
+        return [literal] if literal.exists() or literal.is_symlink() else []
+    wanted = posixpath.normpath(pattern)
+    take_all = wanted == "*"
+    by_name = "/" not in wanted
+    found = []
+    for folder, dirnames, filenames in os.walk(node_dir):
+        base = Path(folder)
+        # os.walk lists linked folders with the folders but never enters them; Elyra's tar packs
+        # the link itself, so they are candidates like files (the caller reports them).
+        linked = [d for d in dirnames if (base / d).is_symlink()]
+        dirnames[:] = [d for d in dirnames if d not in linked and not d.startswith(".") and (
+            recursive or (not take_all and _enters(_relative(base / d, node_dir), wanted)))]
+        for name in filenames + linked:
+            rel = _relative(base / name, node_dir)
+            if take_all or fnmatch.fnmatchcase(rel, wanted) or (by_name and fnmatch.fnmatchcase(name, wanted)):
+                found.append(base / name)
+    return sorted(found)
+
+
+def _relative(path: Path, top: Path) -> str:
+    return path.relative_to(top).as_posix()
+
+
+def _enters(folder: str, pattern: str) -> bool:
+    """Elyra enters a subfolder without `include_subdirectories` when the pattern leads into it."""
+    return pattern.startswith(folder + "/") or fnmatch.fnmatchcase(folder, pattern)
+
+
+def _folder_files(folder: Path, recursive: bool) -> list[Path]:
+    """A folder's files: its own, and with `recursive` those of its non-hidden subfolders."""
+    if not recursive:
+        return sorted(p for p in folder.iterdir() if p.is_file() or p.is_symlink())
+    found = []
+    for current, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        linked = [d for d in dirnames if os.path.islink(os.path.join(current, d))]
+        found.extend(Path(current, name) for name in filenames + linked)
+    return sorted(found)
 
 
 def build_archive(pipeline: Pipeline, node: Node, members: tuple[str, ...]) -> Archive:
