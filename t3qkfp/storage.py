@@ -398,9 +398,15 @@ def make_client(config: StorageConfig, credentials: Credentials) -> Any:
 
 def storage_error(exc: Exception, config: StorageConfig, action: str) -> StorageError:
     """One clear message per cause: credentials, missing bucket, unreachable endpoint, other."""
-    from minio.error import S3Error
+    from minio.error import InvalidResponseError, S3Error
 
     where = f"{config.endpoint} (bucket {config.bucket!r})"
+    if isinstance(exc, InvalidResponseError):  # its message carries the whole HTML page
+        status = getattr(exc, "_code", "?")
+        content_type = getattr(exc, "_content_type", None) or "no content type"
+        return StorageError(f"{action}: {config.endpoint} does not answer as S3-compatible object storage "
+                            f"(HTTP {status}, {content_type}); check the endpoint URL (MinIO's API port, "
+                            "not its console)")
     if isinstance(exc, S3Error):
         if exc.code in _CREDENTIAL_CODES or exc.response.status == 403:
             return StorageError(f"{action}: object storage at {where} refused the credentials "

@@ -88,6 +88,27 @@ def test_unreachable_endpoint() -> None:
     assert "Connection refused" in str(info.value) and "<urllib3" not in str(info.value)
 
 
+def test_an_endpoint_that_is_not_s3_is_named_in_one_line(tmp_path: Path) -> None:
+    """A web page where the S3 API should be (a console port, a proxy) gives one line, not its HTML."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with pytest.raises(StorageError) as info:
+            upload(THREE, config=StorageConfig(endpoint=endpoint), create_bucket=True,
+                   credentials=Credentials(access_key="a", secret_key="b"), progress=io.StringIO())
+    finally:
+        server.shutdown()
+        server.server_close()
+    message = str(info.value)
+    assert f"{endpoint} does not answer as S3-compatible object storage (HTTP 501" in message
+    assert "\n" not in message and "<html" not in message.lower()
+
+
 def test_symlink_leading_out_is_refused_at_packing(tmp_path: Path) -> None:
     folder = tmp_path / "pipeline"
     shutil.copytree(THREE.parent, folder)
