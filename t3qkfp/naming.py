@@ -63,7 +63,8 @@ def task_names(nodes: Iterable[tuple[str, str]], reserved: Iterable[str] = ()) -
         if counts[name] > 1 or name in taken:
             name = f"{name}-{short_hash(node_id)}"
         result[node_id] = name
-    if len(set(result.values())) != len(result):  # a hash suffix met a label that already had it
+    if len(set(result.values())) != len(result) or taken & set(result.values()):
+        # a hash suffix met a label (or a reserved name such as the pipeline's) that already had it
         result = {node_id: f"{name}-{short_hash(node_id + name)}" for node_id, name in result.items()}
     return result
 

@@ -207,3 +207,19 @@ def test_an_output_that_cannot_be_written_is_a_one_line_error(tmp_path, where):
     assert len(result.stderr.strip().splitlines()) == 1
     if where == "file_as_folder":
         assert (tmp_path / "plain").read_text() == "keep\n"
+
+
+def test_a_hashed_task_name_never_takes_the_pipeline_name(tmp_path):
+    """kfp would otherwise rename the entrypoint (and generateName) to '<name>-2' on its own."""
+    (tmp_path / "a.py").write_text("print('a')\n")
+    name = f"x-{naming.short_hash('a')}"  # what node 'a' labelled 'x' is called when two share 'x'
+    document = {"doc_type": "pipeline", "version": "3.0", "id": "d", "primary_pipeline": "p", "pipelines": [{
+        "id": "p", "app_data": {"version": 8, "properties": {"name": name}}, "nodes": [
+            {"id": node_id, "type": "execution_node", "op": "execute-python-node", "app_data": {
+                "label": "x", "component_parameters": {"filename": "a.py", "runtime_image": "python:3.11"}}}
+            for node_id in ("a", "b")]}]}
+    workflow = t3qkfp.compile(document, base_dir=tmp_path, storage=STORAGE, deterministic=True)
+    assert workflow["metadata"]["generateName"] == f"{name}-"
+    assert workflow["spec"]["entrypoint"] == name
+    tasks = [t["name"] for t in workflow["spec"]["templates"] if "container" in t]
+    assert len(set(tasks)) == 2 and name not in tasks
