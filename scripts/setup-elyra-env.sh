@@ -35,14 +35,17 @@ pip_ install --quiet --no-deps "elyra==$ELYRA_VERSION" "kfp-notebook==0.23.0" "k
 # What `import elyra.pipeline` imports (elyra/__init__.py, metadata/, util/, pipeline/*.py):
 # jupyter_server (handlers), jupyter_core/jsonschema/traitlets/ipython_genutils (metadata),
 # entrypoints (processor discovery), papermill (local processor), autopep8 + black + jinja2
-# (KFP/Airflow processors), PyGithub (Airflow processor), websocket-client (kernel manager).
+# (KFP/Airflow processors), PyGithub (Airflow processor), websocket-client (kernel manager);
+# and what its command-line tools import (elyra/cli/pipeline_app.py: click, yaspin, colorama;
+# elyra 2.2.4 requires all three without a version bound and uses only `yaspin(text=...)`
+# as a context manager and colorama's Fore/Style, present in every release).
 echo "setup-elyra-env: what Elyra's pipeline modules import"
 # pip's resolver prints Elyra's unmet pins here as "ERROR: ... dependency conflicts"; they are
 # expected, so its output is shown only if the install itself fails (pip check below decides).
 if ! out=$(pip_ install --quiet --constraint "$constraints" \
     "jupyter_server" "jupyter_core" "jsonschema>=3.2" "traitlets" "ipython_genutils" \
     "entrypoints>=0.3" "papermill>=2.1.3" "autopep8>=1.5.0,<1.5.6" "black" "jinja2" \
-    "PyGithub" "websocket-client" "tornado" "requests" 2>&1); then
+    "PyGithub" "websocket-client" "tornado" "requests" "click" "yaspin" "colorama" 2>&1); then
   echo "$out" >&2
   exit 1
 fi
@@ -72,6 +75,9 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=DeprecationWarning, message=".*draft7_format_checker")
     import elyra
     from elyra.pipeline import PipelineParser, PipelineProcessorManager
+    # Elyra's command-line tools (elyra-pipeline, elyra-metadata) import beyond elyra.pipeline.
+    import elyra.cli.pipeline_app
+    import elyra.metadata.metadata_app
 import kfp
 
 with open("examples/churn/churn-elyra2.pipeline", encoding="utf-8") as f:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .errors import UsageError
+from .errors import PipelineError, T3qkfpError, UsageError
 from .storage import Credentials, StorageConfig
 
 log = logging.getLogger("t3qkfp")
@@ -54,6 +54,8 @@ class ElyraSource:
     document: dict[str, Any]
     base_dir: Path
     located: bool  # False: the .pipeline file was not found and base_dir is the node files' common folder
+    file: Path | None = None  # the saved .pipeline file holding these nodes, when found
+    name: str = "<Elyra pipeline>"  # how messages name the pipeline file (see pipeline_file_name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,22 +77,37 @@ class RuntimeOptions:
 
 # ---- pipeline ------------------------------------------------------------------------------
 def from_elyra_pipeline(pipeline: Any, *, root_dir: str | os.PathLike[str],
-                        pipeline_dir: str | os.PathLike[str] | None = None) -> ElyraSource:
+                        pipeline_dir: str | os.PathLike[str] | None = None,
+                        likely_files: Iterable[str | os.PathLike[str]] = ()) -> ElyraSource:
     """Elyra 2.x's parsed pipeline → the format-3 document t3qkfp's reader reads, and its folder.
 
     `pipeline` is an `elyra.pipeline.Pipeline` (anything with the same attributes works):
     `name`, `runtime`, `runtime_config`, `source`, `operations` {id: Operation}. Node
     filenames are taken relative to `root_dir` (Elyra's Jupyter root) unless absolute.
-    `pipeline_dir`, when known (e.g. next to an export), skips the search for the saved file.
+    `pipeline_dir`, when known, skips the search for the saved file. `likely_files` (relative
+    to `root_dir` unless absolute; e.g. the .pipeline file next to an export) are tried before
+    the search, and used only if they hold these nodes.
     """
     root = Path(root_dir).expanduser().absolute()
     operations = list(getattr(pipeline, "operations", {}).values())
     files = {op.id: _absolute(root, op.filename) for op in operations}
+    source = getattr(pipeline, "source", None)
+    source = source if isinstance(source, str) and source else None
+    node_ids = {op.id for op in operations}
+    found: Path | None = None
     if pipeline_dir is not None:
         base, located = Path(os.path.normpath(root / Path(pipeline_dir))), True
+        if source and (base / os.path.basename(source)).is_file():
+            found = base / os.path.basename(source)
     else:
-        base, located = locate_pipeline_dir(files, source=getattr(pipeline, "source", None),
-                                            node_ids={op.id for op in operations})
+        first = [Path(os.path.normpath(root / Path(f).expanduser())) for f in likely_files]
+        if source:  # Elyra's `source` may be the path relative to its root, or the basename only
+            first.append(Path(os.path.normpath(root / source)))
+        found = locate_pipeline_file(files, source=source, node_ids=node_ids, first=first)
+        if found is not None:
+            base, located = found.parent, True
+        else:
+            base, located = _common_folder(files, source)
     nodes = [_node(op, base, files[op.id]) for op in operations]
     app_data: dict[str, Any] = {"version": FORMAT_VERSION, "name": pipeline.name}
     for key, attr in (("runtime", "runtime"), ("runtime-config", "runtime_config"), ("source", "source")):
@@ -107,7 +124,42 @@ def from_elyra_pipeline(pipeline: Any, *, root_dir: str | os.PathLike[str],
         "pipelines": [{"id": PRIMARY_ID, "nodes": nodes, "app_data": app_data, "runtime_ref": ""}],
         "schemas": [],
     }
-    return ElyraSource(document=document, base_dir=base, located=located)
+    return ElyraSource(document=document, base_dir=base, located=located, file=found,
+                       name=pipeline_file_name(root, found, source=source,
+                                               pipeline_name=getattr(pipeline, "name", None)))
+
+
+def pipeline_file_name(root: Path, file: Path | None, *, source: str | None,
+                       pipeline_name: str | None) -> str:
+    """How messages name a pipeline from Elyra: the saved file relative to Elyra's root when found
+    under it (absolute otherwise); else Elyra's `source`; else `<name>.pipeline` (Elyra's CLI
+    names a pipeline after its file's stem and sends no source)."""
+    if file is not None:
+        file = Path(os.path.normpath(file))
+        return file.relative_to(root).as_posix() if file.is_relative_to(root) else str(file)
+    if source:
+        return source
+    return f"{pipeline_name}.pipeline" if pipeline_name else "<Elyra pipeline>"
+
+
+READER_DICT_SOURCE = "<dict>"  # what elyra_reader calls a pipeline it was handed as a dict
+
+
+def with_source_name(error: T3qkfpError, name: str) -> T3qkfpError:
+    """`error` with the pipeline file named `name` where the reader wrote `<dict>`; else `error`.
+
+    Only a PipelineError carries file locations (its Problems); the copy keeps the original's
+    traceback and cause, so logs still show where it was raised.
+    """
+    if not isinstance(error, PipelineError) or not any(
+            p.location.file == READER_DICT_SOURCE for p in error.problems):
+        return error
+    problems = [replace(p, location=replace(p.location, file=name))
+                if p.location.file == READER_DICT_SOURCE else p for p in error.problems]
+    renamed = type(error)(problems) if type(error).__init__ is PipelineError.__init__ else PipelineError(problems)
+    renamed.__cause__, renamed.__context__ = error.__cause__, error.__context__
+    renamed.__suppress_context__ = error.__suppress_context__
+    return renamed.with_traceback(error.__traceback__)
 
 
 def _absolute(root: Path, filename: Any) -> str:
@@ -165,10 +217,25 @@ def locate_pipeline_dir(files: Mapping[str, str], *, source: str | None,
 
     Returns (folder, True) when found; else (the node files' common folder, False), logged.
     """
+    found = locate_pipeline_file(files, source=source, node_ids=node_ids)
+    return (found.parent, True) if found is not None else _common_folder(files, source)
+
+
+def locate_pipeline_file(files: Mapping[str, str], *, source: str | None, node_ids: Iterable[str],
+                         first: Iterable[Path] = ()) -> Path | None:
+    """The saved .pipeline file holding these node ids: `first` tried in order, then searched above
+    the node files (the file named like `source` in each folder, or every *.pipeline without one)."""
     wanted = set(node_ids)
-    candidates = _candidate_dirs(files.values())
+    if not wanted:
+        return None
     examined = 0
-    for folder in candidates:
+    tried: set[Path] = set()
+    for path in first:
+        if path not in tried and path.suffix == ".pipeline":
+            tried.add(path)
+            if wanted <= _node_ids(path):
+                return path
+    for folder in _candidate_dirs(files.values()):
         if source:
             paths = [folder / os.path.basename(source)]
         else:
@@ -178,10 +245,15 @@ def locate_pipeline_dir(files: Mapping[str, str], *, source: str | None,
                 continue
         for path in paths:
             if examined >= MAX_CANDIDATE_FILES:
-                break
+                return None
             examined += 1
-            if wanted and wanted <= _node_ids(path):
-                return folder, True
+            if path not in tried and wanted <= _node_ids(path):
+                return path
+    return None
+
+
+def _common_folder(files: Mapping[str, str], source: str | None) -> tuple[Path, bool]:
+    """The node files' common folder, for when the saved file was not found (logged)."""
     parents = [os.path.dirname(os.path.normpath(f)) for f in files.values() if f]
     fallback = Path(os.path.commonpath(parents)) if parents else Path.cwd()
     log.warning("t3qkfp: the saved pipeline file (%s) was not found above the node files; "

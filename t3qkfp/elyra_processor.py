@@ -13,11 +13,21 @@ processor takes type `kfp` and, when created, wraps the registry's dict so that 
 non-t3qkfp processor does not replace it: t3qkfp wins whatever the order, and says so in the log.
 Switch back to Elyra's own processor with T3QKFP_ELYRA_DISABLE=1 in the Jupyter server's
 environment: the processor then registers under an unused type and leaves `kfp` to Elyra.
+
+How t3qkfp's errors reach the user (elyra v2.2.4): `elyra-pipeline submit`
+(elyra/cli/pipeline_app.py `_execute_pipeline`) turns only ValueError and RuntimeError into a
+clean `Error: ...` line (printing `{error}` and then `{error.__cause__}`); anything else escapes
+as a traceback. The REST handlers' HttpErrorMixin answers HTTP 500 JSON whose `message` is
+`error.args[0]`. So `process`/`export` re-raise t3qkfp's errors (except InternalError, a bug,
+which keeps its traceback) as `ElyraAdapterError`: a RuntimeError (and a T3qkfpError) whose
+`args[0]` is t3qkfp's whole message, whose str() is a one-line heading, chained from t3qkfp's
+error, which the CLI prints below the heading. Problems name the saved .pipeline file, not `<dict>`.
 """
 from __future__ import annotations
 
 import os
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 try:
     from elyra.metadata import MetadataManager
@@ -28,8 +38,8 @@ except ImportError as exc:  # Elyra 3.x renamed the base class; 1.x had no plug-
         "t3qkfp's Elyra adapter needs Elyra 2.x (elyra.pipeline.processor.RuntimePipelineProcess); "
         f"{exc}. Install it with scripts/setup-elyra-env.sh") from exc
 
-from .elyra_objects import RuntimeOptions, from_elyra_pipeline, runtime_options
-from .errors import UsageError
+from .elyra_objects import RuntimeOptions, from_elyra_pipeline, runtime_options, with_source_name
+from .errors import InternalError, T3qkfpError, UsageError
 
 PROCESSOR_TYPE = "kfp"                     # Elyra 2.x's runtime type (schema `kfp`)
 DISABLED_TYPE = "kfp-t3qkfp-disabled"      # registered under this when switched off: never looked up
@@ -43,6 +53,46 @@ def disabled(env: Any = None) -> bool:
     """True when T3QKFP_ELYRA_DISABLE asks for Elyra's own `kfp` processor."""
     value = (os.environ if env is None else env).get(DISABLE_ENV, "")
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class ElyraAdapterError(RuntimeError, T3qkfpError):
+    """A t3qkfp error as Elyra's CLI and REST handlers present it (see the module docstring).
+
+    `args[0]` (the REST `message`) and `format_message()` are t3qkfp's whole message;
+    `str()` is a one-line heading, because Elyra's CLI prints the chained error (`__cause__`,
+    t3qkfp's error itself) right below it. `error` is that t3qkfp error; `exit_code` is its.
+    """
+
+    def __init__(self, message: str, *, heading: str, error: T3qkfpError):
+        super().__init__(message)
+        self.heading = heading
+        self.error = error
+        self.exit_code = error.exit_code
+
+    def __str__(self) -> str:
+        return self.heading
+
+    def format_message(self) -> str:
+        return str(self.args[0])
+
+
+class _FileName:
+    """Filled in once the pipeline's saved file is known, for the messages of errors raised after."""
+
+    name: str | None = None
+
+
+@contextmanager
+def _for_elyra(heading: str) -> Iterator[_FileName]:
+    """Re-raise t3qkfp's errors (not InternalError) as ElyraAdapterError, naming the pipeline file."""
+    file = _FileName()
+    try:
+        yield file
+    except InternalError:
+        raise
+    except T3qkfpError as exc:
+        error = with_source_name(exc, file.name) if file.name else exc
+        raise ElyraAdapterError(error.format_message(), heading=heading, error=error) from error
 
 
 class T3qkfpProcessorResponse(PipelineProcessorResponse):
@@ -126,11 +176,16 @@ class T3qkfpProcessor(RuntimePipelineProcess):
         change them in the KFP dashboard for the next run. Experiment: the pipeline name in
         lower case, as Elyra 2.x names it.
         """
+        with _for_elyra(f"t3qkfp did not run pipeline {pipeline.name!r}") as file:
+            return self._process(pipeline, file)
+
+    def _process(self, pipeline: Any, file: _FileName) -> T3qkfpProcessorResponse:
         from . import storage
         from .submit import KfpAuth, submit
 
         options = self._options(pipeline)
         source = from_elyra_pipeline(pipeline, root_dir=self.root_dir)
+        file.name = source.name
         progress = _LogLines(self.log)
         storage.upload(source.document, config=options.storage, base_dir=source.base_dir,
                        credentials=options.upload_credentials, create_bucket=True, progress=progress)
@@ -152,9 +207,13 @@ class T3qkfpProcessor(RuntimePipelineProcess):
 
         Nothing is uploaded: `t3qkfp upload` or a run from Elyra puts the node archives in place.
         """
+        with _for_elyra(f"t3qkfp did not export pipeline {pipeline.name!r}") as file:
+            return self._export(pipeline, pipeline_export_format, pipeline_export_path, overwrite, file)
+
+    def _export(self, pipeline: Any, fmt: str, pipeline_export_path: str, overwrite: bool,
+                file: _FileName) -> str:
         from .compiler import compile_pipeline
 
-        fmt = pipeline_export_format
         if fmt == "py":
             raise UsageError("t3qkfp exports Kubeflow Pipelines YAML only, not a Python DSL script "
                              "(format 'py'): choose the YAML format, or set "
@@ -170,7 +229,9 @@ class T3qkfpProcessor(RuntimePipelineProcess):
         if os.path.exists(target) and not overwrite:
             raise UsageError(f"File {target} already exists.")
         options = self._options(pipeline)
-        source = from_elyra_pipeline(pipeline, root_dir=self.root_dir)
+        source = from_elyra_pipeline(pipeline, root_dir=self.root_dir,
+                                     likely_files=[_saved_file_beside(pipeline, target, fmt)])
+        file.name = source.name
         compiled = compile_pipeline(source.document, base_dir=source.base_dir, storage=options.storage,
                                     deterministic=True)
         compiled.write(target)
@@ -183,3 +244,17 @@ class T3qkfpProcessor(RuntimePipelineProcess):
         config = self._get_metadata_configuration(namespace=MetadataManager.NAMESPACE_RUNTIMES,
                                                   name=pipeline.runtime_config)
         return runtime_options(pipeline.runtime_config, dict(config.metadata))
+
+
+def _saved_file_beside(pipeline: Any, export_target: str, fmt: str) -> str:
+    """Where Elyra's editor keeps the pipeline it exports: its export dialog writes
+    `<folder of the .pipeline>/<its stem>.<format>`, so the saved file is beside the export."""
+    name = os.path.basename(getattr(pipeline, "source", None) or "")
+    if not name.endswith(".pipeline"):
+        base = os.path.basename(export_target)
+        for suffix in EXPORT_SUFFIXES.get(fmt, ()):
+            if base.endswith(suffix):
+                base = base[:-len(suffix)]
+                break
+        name = f"{base}.pipeline"
+    return os.path.join(os.path.dirname(export_target), name)

@@ -21,7 +21,7 @@ import pytest
 
 import t3qkfp
 from t3qkfp.elyra_objects import from_elyra_pipeline, runtime_options
-from t3qkfp.errors import UsageError
+from t3qkfp.errors import PipelineError, StorageError, T3qkfpError, UsageError
 from t3qkfp.storage import StorageConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +54,9 @@ if elyra is not None:
     from elyra.pipeline import PipelineParser, PipelineProcessorManager, PipelineProcessorRegistry
     from elyra.pipeline.processor_kfp import KfpPipelineProcessor
 
-    from t3qkfp.elyra_processor import T3qkfpProcessor
+    from elyra.util.http import HttpErrorMixin
+
+    from t3qkfp.elyra_processor import ElyraAdapterError, T3qkfpProcessor
 
 
 # ---- fixtures ------------------------------------------------------------------------------
@@ -223,8 +225,9 @@ def test_export_overwrite_like_elyra(workspace, registry):
     make_runtime()
     target = workspace / "out.yaml"
     target.write_text("old")
-    with pytest.raises(UsageError, match="already exists"):
+    with pytest.raises(ElyraAdapterError) as caught:
         export(workspace, editor_document(workspace), "yaml", "out.yaml", False)
+    assert isinstance(caught.value.error, UsageError) and "already exists" in caught.value.format_message()
     assert target.read_text() == "old"
     export(workspace, editor_document(workspace), "yaml", "out.yaml", True)
     assert target.read_text().startswith("apiVersion: argoproj.io/v1alpha1")
@@ -238,19 +241,23 @@ def test_export_packages_and_refused_formats(workspace, registry, tmp_path):
     t3qkfp.compile(workspace / "projects" / "churn" / PIPELINE_FILE, expected,
                    storage=expected_storage("http://127.0.0.1:9", "elyra-test"), deterministic=True)
     assert (workspace / "churn.tar.gz").read_bytes() == expected.read_bytes()
-    with pytest.raises(UsageError, match="not a Python DSL script"):
+    with pytest.raises(ElyraAdapterError) as caught:
         export(workspace, editor_document(workspace), "py", "churn.py", False)
-    with pytest.raises(UsageError, match="must end with"):
+    assert isinstance(caught.value.error, UsageError)
+    assert "not a Python DSL script" in caught.value.format_message()
+    with pytest.raises(ElyraAdapterError) as caught:
         export(workspace, editor_document(workspace), "yaml", "churn.json", False)
+    assert "must end with" in caught.value.format_message()
     assert not (workspace / "churn.py").exists()
 
 
 @needs_elyra
 def test_credentials_without_a_secret_are_refused_with_how_to_add_one(workspace, registry):
     make_runtime(cos_secret=None)
-    with pytest.raises(UsageError) as caught:
+    with pytest.raises(ElyraAdapterError) as caught:
         export(workspace, editor_document(workspace), "yaml", "x.yaml", False)
-    text = str(caught.value)
+    assert isinstance(caught.value.error, UsageError)
+    text = caught.value.format_message()
     assert "cos_secret" in text and "kubectl" in text and "AWS_ACCESS_KEY_ID=<cos_username>" in text
     assert "minio-password" not in text and not (workspace / "x.yaml").exists()
 
@@ -331,3 +338,184 @@ def test_switched_back_elyra_own_processor_still_exports_in_this_environment(wor
         assert workflow["metadata"]["generateName"] == "lambda-"  # Elyra's own compile
         assert workflow["spec"]["arguments"]["parameters"] == []  # Elyra 2.x has no run parameters
         assert any(key.endswith(".tar.gz") for key in s3.keys())  # Elyra uploads while exporting
+
+
+# ---- how problems reach the user: Elyra's CLI and REST handlers --------------------------
+BAD_NODE = "Load data"
+BAD_NODE_ID = "b9a7c1e2-0d1f-4a57-9a11-5f0c6f7d1a01"
+
+
+def break_saved_pipeline(root: Path) -> Path:
+    """Give node 'Load data' of the saved file an env var t3qkfp refuses; returns the file."""
+    path = root / "projects" / "churn" / PIPELINE_FILE
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    node = doc["pipelines"][0]["nodes"][0]
+    assert node["id"] == BAD_NODE_ID and node["app_data"]["ui_data"]["label"] == BAD_NODE
+    node["app_data"]["env_vars"].append("1BAD=x")
+    path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    return path
+
+
+def run_elyra_cli(tool: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """Elyra's console script `tool` as installed (its entry point), run by this venv's Python."""
+    code = ("import sys, warnings\n"
+            "warnings.simplefilter('ignore', DeprecationWarning)\n"
+            "from importlib.metadata import entry_points\n"
+            f"(ep,) = entry_points(group='console_scripts', name={tool!r})\n"
+            f"sys.argv[0] = {tool!r}\n"
+            "sys.exit(ep.load()())\n")
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=180, env={**os.environ, "NO_COLOR": "1"})
+
+
+@pytest.mark.parametrize("tool, args, shown", [
+    ("elyra-pipeline", ["--help"], "submit"),
+    ("elyra-metadata", ["list", "runtimes"], "No metadata instances found"),  # its --help exits 1 by design
+])
+@needs_elyra
+def test_elyra_command_line_tools_start_in_this_venv(tool, args, shown, tmp_path, monkeypatch):
+    """setup-elyra-env.sh installs what Elyra's CLIs import (elyra-pipeline: click, yaspin, colorama)."""
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))
+    out = run_elyra_cli(tool, *args, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "Traceback" not in out.stderr and shown in out.stdout, out.stdout + out.stderr
+
+
+@needs_elyra
+def test_elyra_pipeline_submit_shows_t3qkfp_problems_without_a_traceback(workspace):
+    """`elyra-pipeline submit` of a pipeline t3qkfp refuses: Elyra's one clean error, naming the file and node."""
+    make_runtime()
+    break_saved_pipeline(workspace)
+    out = run_elyra_cli("elyra-pipeline", "submit", f"projects/churn/{PIPELINE_FILE}",
+                        "--runtime-config", RUNTIME, cwd=workspace)
+    text = out.stdout + out.stderr
+    assert out.returncode == 1, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    assert "Error: Error processing pipeline:" in out.stderr
+    assert "t3qkfp did not run pipeline 'churn-elyra2'" in out.stderr
+    # The CLI runs from the Jupyter root here: the file as the user typed it.
+    assert (f"projects/churn/{PIPELINE_FILE}: node '{BAD_NODE}' ({BAD_NODE_ID}): app_data.env_vars[2]: "
+            "env var name '1BAD' is not a valid name") in out.stderr
+    assert "<dict>" not in text
+
+
+@needs_elyra
+def test_elyra_pipeline_submit_shows_an_unreachable_object_storage_cleanly(workspace):
+    make_runtime(cos_endpoint="http://127.0.0.1:9")
+    out = run_elyra_cli("elyra-pipeline", "submit", f"projects/churn/{PIPELINE_FILE}",
+                        "--runtime-config", RUNTIME, cwd=workspace)
+    text = out.stdout + out.stderr
+    assert out.returncode == 1 and "Traceback" not in text, text[-3000:]
+    assert "t3qkfp did not run pipeline 'churn-elyra2'" in out.stderr
+    assert "object storage" in out.stderr and "127.0.0.1:9" in out.stderr
+
+
+@needs_elyra
+def test_elyra_execute_pipeline_turns_t3qkfp_errors_into_click_exceptions(workspace, registry, monkeypatch):
+    """Elyra's own `_execute_pipeline` (what `submit` calls), in this process."""
+    import click
+    from elyra.cli.pipeline_app import _execute_pipeline, _preprocess_pipeline
+
+    make_runtime()
+    break_saved_pipeline(workspace)
+    monkeypatch.chdir(workspace)
+    manager(workspace)
+    definition = _preprocess_pipeline(f"projects/churn/{PIPELINE_FILE}", runtime="kfp", runtime_config=RUNTIME)
+    asyncio.set_event_loop(asyncio.new_event_loop())  # Elyra's CLI uses get_event_loop()
+    try:
+        with pytest.raises(click.ClickException) as caught:
+            _execute_pipeline(definition)
+    finally:
+        asyncio.get_event_loop().close()
+        asyncio.set_event_loop(None)
+    message = caught.value.format_message()
+    assert message.startswith("Error processing pipeline:")
+    assert f"projects/churn/{PIPELINE_FILE}: node '{BAD_NODE}' ({BAD_NODE_ID})" in message
+    assert message.count("env var name '1BAD'") == 1  # heading + the cause, not the message twice
+    error = caught.value.__context__
+    assert isinstance(error, ElyraAdapterError) and isinstance(error, RuntimeError)
+    assert isinstance(error, T3qkfpError) and isinstance(error.__cause__, PipelineError)
+    assert error.__cause__ is error.error and error.exit_code == PipelineError.exit_code
+
+
+class RecordedReply(HttpErrorMixin):
+    """Just the tornado calls HttpErrorMixin.write_error makes, recorded: Elyra's error reply, unchanged."""
+
+    def set_header(self, name, value):
+        self.headers = {**getattr(self, "headers", {}), name: value}
+
+    def set_status(self, status, reason=None):
+        self.status, self.reason = status, reason
+
+    def finish(self, body):
+        self.body = json.loads(body)
+
+
+@pytest.mark.parametrize("located", [True, False], ids=["saved-file-found", "saved-file-moved"])
+@needs_elyra
+def test_export_problems_name_the_pipeline_file_and_reach_elyra_rest_reply(workspace, registry, located):
+    make_runtime()
+    saved = break_saved_pipeline(workspace)
+    doc = editor_document(workspace)
+    if not located:
+        saved.unlink()
+    with pytest.raises(ElyraAdapterError) as caught:
+        export(workspace, doc, "yaml", "projects/churn/churn-elyra2.yaml", False)
+    error = caught.value
+    # Relative to Elyra's root when found; else Elyra's `source` (the basename its editor sends).
+    name = f"projects/churn/{PIPELINE_FILE}" if located else PIPELINE_FILE
+    line = (f"{name}: node '{BAD_NODE}' ({BAD_NODE_ID}): app_data.env_vars[2]: env var name '1BAD' "
+            "is not a valid name")
+    assert line in error.format_message() and line in str(error.__cause__)
+    assert str(error) == "t3qkfp did not export pipeline 'churn-elyra2'"
+    assert isinstance(error.error, PipelineError)
+    assert all(p.location.file == name for p in error.error.problems)
+
+    # What Elyra's export and run handlers answer for it (HttpErrorMixin.write_error): HTTP 500,
+    # t3qkfp's whole message as `message`.
+    reply = RecordedReply()
+    reply.write_error(500, exc_info=(type(error), error, error.__traceback__))
+    assert reply.status == 500 and reply.body["reason"] == "Internal Server Error"
+    assert reply.body["message"] == error.format_message()
+    assert reply.body["message"].startswith("1 problem found:\n") and line in reply.body["message"]
+    assert not (workspace / "projects" / "churn" / "churn-elyra2.yaml").exists()
+
+
+@needs_elyra
+def test_process_problems_name_the_pipeline_file(workspace, registry):
+    make_runtime()
+    break_saved_pipeline(workspace)
+    pipeline = PipelineParser().parse(editor_document(workspace, name="Churn-Run"))
+    with pytest.raises(ElyraAdapterError) as caught:
+        asyncio.run(manager(workspace).process(pipeline))
+    assert str(caught.value) == "t3qkfp did not run pipeline 'Churn-Run'"
+    assert f"projects/churn/{PIPELINE_FILE}: node '{BAD_NODE}' ({BAD_NODE_ID})" in caught.value.format_message()
+    assert "<dict>" not in caught.value.format_message()
+
+
+@needs_elyra
+def test_export_finds_the_saved_file_beside_the_export_path(workspace, caplog):
+    """A pipeline without `source` (as Elyra's CLI builds it) is matched to the .pipeline file beside
+    the export path first; it is used only when it holds the same nodes."""
+    pipeline = PipelineParser().parse(cli_document(workspace))
+    beside = f"projects/churn/{PIPELINE_FILE}"
+    source = from_elyra_pipeline(pipeline, root_dir=workspace, likely_files=[beside])
+    assert source.located and source.file == workspace / beside and source.name == beside
+    other = workspace / "projects" / "other.pipeline"
+    other.write_text(json.dumps({"pipelines": [{"nodes": [{"id": "x"}]}]}), encoding="utf-8")
+    source = from_elyra_pipeline(pipeline, root_dir=workspace, likely_files=["projects/other.pipeline"])
+    assert source.file == workspace / beside  # the other file holds other nodes: searched instead
+
+
+def test_internal_errors_and_non_pipeline_errors_keep_their_form():
+    """Only a PipelineError carries file locations; others come back unchanged."""
+    from t3qkfp.elyra_objects import with_source_name
+    from t3qkfp.errors import Location, Problem
+
+    storage_error = StorageError("cannot reach the object storage endpoint http://x")
+    assert with_source_name(storage_error, "a.pipeline") is storage_error
+    named = PipelineError([Problem(location=Location(file="other.pipeline"), message="m")])
+    assert with_source_name(named, "a.pipeline") is named
+    renamed = with_source_name(PipelineError([
+        Problem(location=Location(file="<dict>", node_id="n", node_label="L"), message="m")]), "a.pipeline")
+    assert str(renamed) == "1 problem found:\na.pipeline: node 'L' (n): m"
