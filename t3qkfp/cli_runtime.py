@@ -59,9 +59,11 @@ def upload(pipeline_file: str, create_bucket: bool, **options: Any) -> None:
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
               help="override a run parameter (repeatable)")
 @click.option("--workdir", type=click.Path(file_okay=False),
-              help="folder for the nodes' working folders and results (default: a new temp folder)")
+              help="folder in which each run gets its own folder WORKDIR/<run id>/ with the nodes' "
+                   "working folders (nodes/<task>/) and results (results/); default: a new temp folder")
 @click.option("--results", "results_dir", type=click.Path(file_okay=False),
-              help="where to copy the run's files (executed notebooks, logs, outputs); default WORKDIR/results")
+              help="where to copy the run's files (executed notebooks, logs, outputs); must be new or "
+                   "empty; default: results/ in the run's folder")
 @click.option("--parallel", type=click.IntRange(min=1), help="nodes run at once (default: CPU count)")
 @click.option("--create-bucket", is_flag=True, help="with --endpoint: create the bucket if missing")
 @scope_option
@@ -74,10 +76,11 @@ def run(pipeline_file: str, local: bool, params: tuple[str, ...], workdir: str |
 
     Without --endpoint a private S3 server (moto) on 127.0.0.1 holds the node files for the
     run and is stopped afterwards; the run's files are copied to the results folder first.
+    Every run gets a new folder (WORKDIR/<run id>/), so reusing --workdir keeps earlier runs.
     With --endpoint the given object storage is used with AWS_ACCESS_KEY_ID /
     AWS_SECRET_ACCESS_KEY.
     """
-    from .local import run_local
+    from .local import NODES_FOLDER, run_local
 
     if not local:
         raise UsageError("`t3qkfp run` runs pipelines on this machine and needs --local; "
@@ -92,6 +95,7 @@ def run(pipeline_file: str, local: bool, params: tuple[str, ...], workdir: str |
     for node in result.nodes:
         click.echo(f"  {node.task:<24} {node.status:<10} {node.seconds:6.1f}s  {node.label}")
     click.echo(f"results: {result.results_dir}")
+    click.echo(f"node folders: {result.workdir / NODES_FOLDER}")
 
 
 # When this module is imported before cli.py, cli's own registration saw it half-loaded.

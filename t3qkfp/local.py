@@ -15,6 +15,7 @@ workflow takes from Kubernetes secrets.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -42,6 +43,9 @@ LOCAL_BUCKET_PREFIX = "t3qkfp-local"
 _HOST_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
              "SYSTEMROOT", "TERM")
 _UNSUPPORTED_TASK_KEYS = ("when", "withItems", "withParam", "withSequence", "onExit")
+# A run's folder holds `nodes/<task>/{work,metadata}` and (run_local's default) `results/`:
+# node folders live apart from the results, whose top level is named by task too.
+NODES_FOLDER = "nodes"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,7 +62,11 @@ class NodeResult:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LocalRun:
-    """A finished local run: its id, the resolved run parameters and where its files are."""
+    """A finished local run: its id, the resolved run parameters and where its files are.
+
+    `workdir` is the run's own folder (node folders in `workdir/nodes/<task>/`), `results_dir`
+    where its files from object storage were copied (None for `run_workflow`).
+    """
 
     run_id: str
     parameters: dict[str, str]
@@ -81,12 +89,17 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
               max_parallel: int | None = None, out: TextIO | None = None) -> LocalRun:
     """Compile `pipeline_json`, put its archives into object storage and run it here.
 
+    Every run gets a folder of its own: `<workdir>/<run id>/` (with `workdir=None`, a new
+    temporary folder), holding `nodes/<task>/` (each node's working and metadata folders) and
+    `results/`, so running again with the same `workdir` never touches an earlier run.
     With `storage=None` a private S3 server (moto) is started on 127.0.0.1 with generated keys
     and stopped at the end, so nothing but this machine is involved; the run's files (executed
-    notebooks, logs, outputs) are copied to `results_dir` (default `<workdir>/results`) first.
+    notebooks, logs, outputs) are copied to `results_dir` (default `<run folder>/results`;
+    a given one must be new or empty) first.
     With a `storage` config the real endpoint is used with `credentials` (default: the
-    AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY env vars). Raises UsageError for unknown `params`,
-    RunError naming the first node that failed (after copying the results).
+    AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY env vars). Raises UsageError for unknown `params`
+    or an unusable folder (before anything starts), RunError naming the first node that failed
+    (after copying the results).
     """
     from .compiler import compile_pipeline
     from .elyra_reader import load
@@ -97,17 +110,25 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
     names = {p.name for p in plan(load(pipeline_json, base_dir=base_dir), scope=scope).parameters}
     _check_names(names, params)
     stream = out if out is not None else sys.stderr
-    work = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="t3qkfp-run-"))
-    work.mkdir(parents=True, exist_ok=True)
-    results = Path(results_dir) if results_dir is not None else work / "results"
+    run_id = str(uuid.uuid4())
+    # Folders are checked and claimed before the server starts, so a reused or unusable folder
+    # is one clear error, not a failure in a node's thread after the uploads.
+    results = _fresh_results_dir(results_dir, workdir)
+    work = _new_run_folder(workdir, run_id)
+    if results is None:
+        results = work / "results"
     with _ObjectStorage(storage, credentials, stream) as (config, creds, local):
-        compiled = compile_pipeline(pipeline_json, base_dir=base_dir, scope=scope, storage=config)
-        check_parameters(compiled.workflow, params)
-        put_archives([(compiled.pipeline.node(node_id), archive)
-                      for node_id, archive in compiled.archives.items()],
-                     config=config, credentials=creds, create_bucket=create_bucket or local,
-                     progress=stream)
-        run_id = str(uuid.uuid4())
+        try:
+            compiled = compile_pipeline(pipeline_json, base_dir=base_dir, scope=scope, storage=config)
+            check_parameters(compiled.workflow, params)
+            put_archives([(compiled.pipeline.node(node_id), archive)
+                          for node_id, archive in compiled.archives.items()],
+                         config=config, credentials=creds, create_bucket=create_bucket or local,
+                         progress=stream)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                work.rmdir()  # still empty: a run that never started leaves no folder behind
+            raise
         failure: RunError | None = None
         try:
             run = run_workflow(compiled.workflow, params=params, credentials=creds, workdir=work,
@@ -122,6 +143,43 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
     assert run is not None
     return LocalRun(run_id=run.run_id, parameters=run.parameters, workdir=work,
                     results_dir=results, nodes=run.nodes)
+
+
+def _new_run_folder(workdir: str | os.PathLike[str] | None, run_id: str) -> Path:
+    """`<workdir>/<run id>`, created here and new (a temporary folder when `workdir` is None)."""
+    if workdir is None:
+        return Path(tempfile.mkdtemp(prefix="t3qkfp-run-"))
+    parent = Path(workdir)
+    if parent.exists() and not parent.is_dir():
+        raise UsageError(f"workdir {str(parent)!r} is not a folder; choose another --workdir")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        folder = parent / run_id
+        folder.mkdir(exist_ok=False)  # a fresh uuid: never an earlier run's folder, never lost
+    except OSError as exc:
+        raise UsageError(f"workdir {str(parent)!r} cannot be used: {exc.strerror or exc}") from exc
+    return folder
+
+
+def _fresh_results_dir(results_dir: str | os.PathLike[str] | None,
+                       workdir: str | os.PathLike[str] | None) -> Path | None:
+    """A given results folder must be new or empty: copying a run into it overwrites nothing."""
+    if results_dir is None:
+        return None
+    results = Path(results_dir)
+    if workdir is not None and results.resolve() == Path(workdir).resolve():
+        raise UsageError(f"results folder {str(results)!r} is the workdir; choose another --results "
+                         "(by default each run's results are in <workdir>/<run id>/results)")
+    try:
+        if results.exists() and not results.is_dir():
+            raise UsageError(f"results folder {str(results)!r} is not a folder; choose another --results")
+        if results.exists() and any(results.iterdir()):
+            raise UsageError(f"results folder {str(results)!r} already holds files; choose another "
+                             "--results or remove it")
+        results.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"results folder {str(results)!r} cannot be used: {exc.strerror or exc}") from exc
+    return results
 
 
 class _ObjectStorage:
@@ -191,8 +249,57 @@ def _drop_bucket(config: StorageConfig, credentials: Credentials) -> None:
 
 def workflow_parameters(workflow: Mapping[str, Any]) -> dict[str, str]:
     """spec.arguments.parameters: the run parameters and their defaults."""
+    arguments = _mapping(_spec(workflow).get("arguments") or {}, "spec.arguments")
     return {p["name"]: str(p.get("value", "")) for p in
-            workflow.get("spec", {}).get("arguments", {}).get("parameters", []) or []}
+            _named(arguments.get("parameters"), "spec.arguments.parameters")}
+
+
+# --- the workflow's shape: a clear UsageError instead of a KeyError deep inside -----------------
+
+def _kind(value: Any) -> str:
+    return {str: "a string", list: "a list", dict: "a mapping", type(None): "empty"}.get(
+        type(value), f"a {type(value).__name__}")
+
+
+def _spec(workflow: Any) -> Mapping[str, Any]:
+    if not isinstance(workflow, Mapping):
+        raise UsageError(f"the workflow is {_kind(workflow)}, not an Argo Workflow mapping (a dict, "
+                         "e.g. t3qkfp.compile(...) or yaml.safe_load of the compiled YAML)")
+    if "spec" not in workflow:
+        raise UsageError("the workflow has no spec; the local runner runs workflows compiled by t3qkfp")
+    return _mapping(workflow["spec"], "the workflow's spec")
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise UsageError(f"{where} is {_kind(value)}, not a mapping")
+    return value
+
+
+def _items(value: Any, where: str) -> list[Any]:
+    """A list field; absent or null is an empty list, as in Argo."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise UsageError(f"{where} is {_kind(value)}, not a list")
+    return value
+
+
+def _named(value: Any, where: str) -> list[Mapping[str, Any]]:
+    """A list of mappings that each have a string `name`."""
+    entries = [_mapping(entry, f"{where}[{i}]") for i, entry in enumerate(_items(value, where))]
+    for i, entry in enumerate(entries):
+        if not isinstance(entry.get("name"), str) or not entry["name"]:
+            raise UsageError(f"{where}[{i}] has no name")
+    return entries
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    items = _items(value, where)
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise UsageError(f"{where}[{i}] is {_kind(item)}, not a string")
+    return items
 
 
 def check_parameters(workflow: Mapping[str, Any], params: Mapping[str, Any] | None) -> dict[str, str]:
@@ -293,64 +400,137 @@ class _Step:
 def plan_steps(workflow: Mapping[str, Any], values: Mapping[str, str], *, run_id: str,
                credentials: Credentials, secret_values: Mapping[tuple[str, str], str] | None = None,
                warn: Callable[[str], None] = lambda _: None) -> list[_Step]:
-    """Every DAG task of the entrypoint with its argv and env resolved as on a cluster."""
+    """Every DAG task of the entrypoint with its argv and env resolved as on a cluster.
+
+    A workflow of the wrong shape (not a mapping, a task naming no or an unknown template, a
+    container without a command, ...) is a UsageError naming the task and template.
+    """
+    _spec(workflow)
     # KFP's API server replaces {{workflow.uid}} with the run id in the whole workflow JSON
     # (kubeflow/pipelines@1.2.0 backend/src/common/util/workflow.go ReplaceUID).
     wf = json.loads(json.dumps(workflow).replace("{{workflow.uid}}", run_id))
-    spec = wf.get("spec", {})
-    templates = {t["name"]: t for t in spec.get("templates", [])}
-    entry = templates.get(spec.get("entrypoint", ""))
+    spec = _spec(wf)
+    templates: dict[str, Mapping[str, Any]] = {}
+    for template in _named(spec.get("templates"), "spec.templates"):
+        if template["name"] in templates:
+            raise UsageError(f"template name {template['name']!r} appears twice in spec.templates")
+        templates[template["name"]] = template
+    entrypoint = spec.get("entrypoint", "")
+    entry = templates.get(entrypoint) if isinstance(entrypoint, str) else None
     if entry is None or "dag" not in entry:
         raise UsageError("the workflow's entrypoint is not a DAG template; the local runner runs "
                          "workflows compiled by t3qkfp")
-    name = (wf.get("metadata", {}).get("generateName") or "t3qkfp-").rstrip("-") + "-" + run_id[:5]
+    metadata = _mapping(wf.get("metadata") or {}, "the workflow's metadata")
+    name = str(metadata.get("generateName") or "t3qkfp-").rstrip("-") + "-" + run_id[:5]
     globals_ = {"workflow.uid": run_id, "workflow.name": name, "workflow.namespace": "local",
                 **{f"workflow.parameters.{k}": v for k, v in values.items()}}
     dag_inputs = {}
-    for p in (entry.get("inputs") or {}).get("parameters", []) or []:
+    entry_inputs = _mapping(entry.get("inputs") or {}, f"template {entrypoint!r}: inputs")
+    for p in _named(entry_inputs.get("parameters"), f"template {entrypoint!r}: inputs.parameters"):
         if p["name"] in values:
             dag_inputs[p["name"]] = values[p["name"]]
         elif "value" in p:
             dag_inputs[p["name"]] = str(p["value"])
         else:
             raise RunError(f"entrypoint input {p['name']!r} has no value")
-    tasks = _substitute_all(_substitute_all(entry["dag"]["tasks"], globals_),
+    dag = _mapping(entry["dag"], f"template {entrypoint!r}: dag")
+    raw_tasks = _named(dag.get("tasks"), f"template {entrypoint!r}: dag.tasks")
+    tasks = _substitute_all(_substitute_all(raw_tasks, globals_),
                             {f"inputs.parameters.{k}": v for k, v in dag_inputs.items()})
+    seen: set[str] = set()
     steps = []
     for task in tasks:
+        task_name = task["name"]
+        if task_name in seen:
+            raise UsageError(f"task name {task_name!r} appears twice in the DAG")
+        seen.add(task_name)
         unsupported = [k for k in _UNSUPPORTED_TASK_KEYS if k in task]
         if unsupported:
-            raise UsageError(f"task {task['name']!r} uses {unsupported}, which the local runner does not support")
-        template = templates[task["template"]]
+            raise UsageError(f"task {task_name!r} uses {unsupported}, which the local runner does not support")
+        template_name = task.get("template")
+        if not isinstance(template_name, str) or not template_name:
+            raise UsageError(f"task {task_name!r} names no template")
+        if template_name not in templates:
+            raise UsageError(f"task {task_name!r} uses template {template_name!r}, which the workflow does "
+                             f"not define.{did_you_mean(template_name, templates)} Templates: "
+                             f"{', '.join(sorted(templates))}")
+        template = templates[template_name]
+        where = f"task {task_name!r} (template {template_name!r})"
         if "container" not in template:
-            raise UsageError(f"task {task['name']!r}: template {template['name']!r} is not a container template")
+            raise UsageError(f"task {task_name!r}: template {template_name!r} is not a container template")
+        container = _mapping(template["container"], f"{where}: container")
+        # On a cluster a container without `command` runs its image's entrypoint (with `args`, if
+        # any); locally there is no image, so there is nothing to run.
+        if not _strings(container.get("command"), f"{where}: container.command"):
+            given = " (only args)" if container.get("args") else ""
+            raise UsageError(f"{where} has no command{given}; the local runner cannot use image "
+                             "entrypoints")
+        _strings(container.get("args"), f"{where}: container.args")
+        _named(container.get("env"), f"{where}: container.env")
+        _mapping(template.get("metadata") or {}, f"{where}: metadata")
+        outputs = _mapping(template.get("outputs") or {}, f"{where}: outputs")
+        for i, artifact in enumerate(_items(outputs.get("artifacts"), f"{where}: outputs.artifacts")):
+            _mapping(artifact, f"{where}: outputs.artifacts[{i}]")
+        template_inputs = _mapping(template.get("inputs") or {}, f"{where}: inputs")
+        arguments = _mapping(task.get("arguments") or {}, f"task {task_name!r}: arguments")
         args = {a["name"]: str(a.get("value", "")) for a in
-                (task.get("arguments") or {}).get("parameters", []) or []}
+                _named(arguments.get("parameters"), f"task {task_name!r}: arguments.parameters")}
+        dependencies = tuple(_strings(task.get("dependencies"), f"task {task_name!r}: dependencies"))
         inputs = {}
-        for p in (template.get("inputs") or {}).get("parameters", []) or []:
+        for p in _named(template_inputs.get("parameters"), f"{where}: inputs.parameters"):
             if p["name"] in args:
                 inputs[p["name"]] = args[p["name"]]
             elif "value" in p:
                 inputs[p["name"]] = str(p["value"])
             else:
-                raise RunError(f"task {task['name']!r}: input {p['name']!r} has no value")
-        pod = f"{name}-{abs(hash(task['name'])) % 10**10}"
+                raise RunError(f"task {task_name!r}: input {p['name']!r} has no value")
+        pod = f"{name}-{abs(hash(task_name)) % 10**10}"
         resolved = _substitute_all(_substitute_all(copy.deepcopy(template), {**globals_, "pod.name": pod}),
                                    {f"inputs.parameters.{k}": v for k, v in inputs.items()})
         container = resolved["container"]
         env = _container_env(container, resolved, pod, credentials, secret_values or {}, warn,
-                             task["name"])
+                             task_name)
         defined = dict(env)
         argv = tuple(kubelet_expand(a, defined) for a in
                      [*(container.get("command") or []), *(container.get("args") or [])])
-        if not argv:
-            raise UsageError(f"task {task['name']!r} has no command; the local runner cannot use image entrypoints")
-        label = _label(dict(env), resolved, task["name"])
+        label = _label(dict(env), resolved, task_name)
         artifacts = tuple(a["path"] for a in (resolved.get("outputs") or {}).get("artifacts", []) or []
                           if "path" in a)
-        steps.append(_Step(task=task["name"], label=label, dependencies=tuple(task.get("dependencies") or ()),
+        steps.append(_Step(task=task_name, label=label, dependencies=dependencies,
                            argv=argv, env=tuple(env), artifacts=artifacts))
+    _check_dag(steps)
     return steps
+
+
+def _check_dag(steps: list[_Step]) -> None:
+    """Every dependency is a task of the DAG and there is no cycle (Argo refuses both)."""
+    by_task = {s.task: s for s in steps}
+    for step in steps:
+        missing = [d for d in step.dependencies if d not in by_task]
+        if missing:
+            raise UsageError(f"task {step.task!r} depends on unknown task(s) {missing}")
+    # Kahn's algorithm: what never becomes ready lies on a cycle or after one.
+    waiting = {s.task: set(s.dependencies) for s in steps}
+    ready = [t for t, deps in waiting.items() if not deps]
+    while ready:
+        done = ready.pop()
+        del waiting[done]
+        for task, deps in waiting.items():
+            if done in deps:
+                deps.discard(done)
+                if not deps:
+                    ready.append(task)
+    if not waiting:
+        return
+    # Follow unfinished dependencies from any waiting task until a task repeats: that is a cycle.
+    path: list[str] = []
+    task = next(t for t in by_task if t in waiting)
+    while task not in path:
+        path.append(task)
+        task = next(d for d in by_task[task].dependencies if d in waiting)
+    cycle = [*path[path.index(task):], task]
+    raise UsageError(f"the DAG's tasks form a cycle, so none of them can start: "
+                     f"{' -> '.join(cycle)} (each task depends on the next)")
 
 
 def _container_env(container: Mapping[str, Any], template: Mapping[str, Any], pod: str,
@@ -420,9 +600,11 @@ def run_workflow(workflow: Mapping[str, Any], *, params: Mapping[str, Any] | Non
                  out: TextIO | None = None) -> LocalRun:
     """Execute a compiled workflow's containers as local processes, in DAG order.
 
-    Each node runs in a fresh folder `<workdir>/<task>/work` (as in a new pod) with
-    T3QKFP_METADATA_DIR=`<workdir>/<task>/metadata`; `python3` is this interpreter (its folder
-    is put first on PATH). Independent nodes run in parallel threads; after the first failure
+    Each node runs in a fresh folder `<workdir>/nodes/<task>/work` (as in a new pod) with
+    T3QKFP_METADATA_DIR=`<workdir>/nodes/<task>/metadata`; `python3` is this interpreter (its
+    folder is put first on PATH). A `workdir` that already holds a run's `nodes/` folder is
+    refused (UsageError) before anything starts; so are a cycle, unknown dependencies and a
+    malformed workflow. Independent nodes run in parallel threads; after the first failure
     no new node starts, running ones finish, and RunError names the failed node.
     Env vars from Kubernetes secrets: the object storage keys get `credentials`, others
     `secret_values[(secret, key)]` or the same-named env var of this process.
@@ -440,11 +622,8 @@ def run_workflow(workflow: Mapping[str, Any], *, params: Mapping[str, Any] | Non
     steps = plan_steps(workflow, values, run_id=run_id, credentials=creds,
                        secret_values=secret_values, warn=say)
     work = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="t3qkfp-run-"))
+    _claim_nodes_folder(work)
     by_task = {s.task: s for s in steps}
-    for step in steps:
-        missing = [d for d in step.dependencies if d not in by_task]
-        if missing:
-            raise UsageError(f"task {step.task!r} depends on unknown task(s) {missing}")
     say(f"run {run_id}: {len(steps)} node(s); node images are not used locally, nodes run with "
         f"{sys.executable}")
     results: dict[str, NodeResult] = {}
@@ -488,10 +667,26 @@ def run_workflow(workflow: Mapping[str, Any], *, params: Mapping[str, Any] | Non
     return LocalRun(run_id=run_id, parameters=values, workdir=work, results_dir=None, nodes=nodes)
 
 
+def _claim_nodes_folder(work: Path) -> Path:
+    """Create `<work>/nodes`, which must be new: node folders are never shared between runs."""
+    nodes = work / NODES_FOLDER
+    if work.exists() and not work.is_dir():
+        raise UsageError(f"workdir {str(work)!r} is not a folder; choose another workdir")
+    try:
+        work.mkdir(parents=True, exist_ok=True)
+        nodes.mkdir(exist_ok=False)
+    except FileExistsError as exc:
+        raise UsageError(f"{str(work)!r} already holds a run ({nodes} exists); choose another "
+                         "workdir or remove it") from exc
+    except OSError as exc:
+        raise UsageError(f"workdir {str(work)!r} cannot be used: {exc.strerror or exc}") from exc
+    return nodes
+
+
 def _run_step(step: _Step, work: Path, stream: TextIO, lock: threading.Lock, log: list[str]) -> NodeResult:
     """One node as one process; its output lines go to `stream` prefixed with `[task]`."""
-    folder = work / step.task / "work"
-    metadata = work / step.task / "metadata"
+    folder = work / NODES_FOLDER / step.task / "work"
+    metadata = work / NODES_FOLDER / step.task / "metadata"
     folder.mkdir(parents=True, exist_ok=False)
     metadata.mkdir(parents=True, exist_ok=False)
     env = {k: os.environ[k] for k in _HOST_ENV if k in os.environ}

@@ -47,9 +47,12 @@ def test_run_local_command(tmp_path: Path) -> None:
     assert "succeeded (3 nodes)" in result.stdout
     lines = result.stdout.splitlines()
     assert [line.split()[0] for line in lines[1:4]] == ["prepare-numbers", "double-them", "report"]
-    summary = json.loads((tmp_path / "results" / "report" / "outputs" / "report" / "summary.json").read_text())
+    [run_folder] = tmp_path.iterdir()  # WORKDIR/<run id>
+    assert run_folder.name == lines[0].split()[1]
+    summary = json.loads((run_folder / "results" / "report" / "outputs" / "report" / "summary.json").read_text())
     assert summary["title"] == "a=b c" and summary["numbers"] == [2, 4]
-    assert f"results: {tmp_path / 'results'}" in result.stdout
+    assert f"results: {run_folder / 'results'}" in result.stdout
+    assert f"node folders: {run_folder / 'nodes'}" in result.stdout
 
 
 def test_run_command_errors() -> None:

@@ -47,8 +47,9 @@ def test_three_nodes_with_overrides_through_a_real_endpoint(tmp_path: Path) -> N
             f"{base}/double-them/double.py.log", f"{base}/report/report.ipynb",
             f"{base}/report/manifest.json"} <= set(keys)
     # results copied back; KFP metadata written per node, with the node's own metrics merged
+    assert run.workdir == tmp_path / "work" / run.run_id and run.results_dir == run.workdir / "results"
     assert (run.results_dir / "report" / "outputs" / "report" / "summary.json").is_file()
-    metrics = json.loads((tmp_path / "work" / "report" / "metadata" / "mlpipeline-metrics.json").read_text())
+    metrics = json.loads((run.workdir / "nodes" / "report" / "metadata" / "mlpipeline-metrics.json").read_text())
     assert metrics["metrics"] == [{"name": "total", "numberValue": 50}]
     # logs streamed with a node prefix, and progress lines
     assert "[prepare-numbers] prepare: count=4" in text
@@ -68,7 +69,8 @@ def test_failing_cell_names_the_node_and_stops_the_run(tmp_path: Path) -> None:
     assert "[never-runs]" not in text  # nothing after the failure starts
     assert "1/3 nodes done" in text and "local S3 server stopped" in text
     # the executed notebook (with the error) was copied back before the server went away
-    results = tmp_path / "work" / "results"
+    [run_folder] = (tmp_path / "work").iterdir()  # the run's own folder, named by its run id
+    results = run_folder / "results"
     executed = json.loads((results / "exploding-notebook" / "boom.ipynb").read_text())
     assert any(o.get("ename") == "ValueError" for c in executed["cells"] for o in c.get("outputs", []))
     assert str(results) in message
@@ -84,7 +86,7 @@ def test_unknown_parameter_lists_valid_names() -> None:
 def test_unknown_parameter_fails_before_anything_runs(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="unknown run parameter 'nope'"):
         run_local(THREE, params={"nope": "1"}, workdir=tmp_path, out=io.StringIO())
-    assert not (tmp_path / "prepare-numbers").exists()
+    assert not list(tmp_path.iterdir())
 
 
 def test_value_argo_cannot_carry_is_refused() -> None:

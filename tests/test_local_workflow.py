@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from t3qkfp.errors import RunError
+from t3qkfp.errors import RunError, UsageError
 from t3qkfp.local import run_workflow
 from t3qkfp.storage import Credentials
 
@@ -81,8 +81,8 @@ def test_diamond_order_parallelism_and_resolution(tmp_path: Path) -> None:
     env = json.loads((tmp_path / "d.json").read_text())
     assert env["MSG"] == "over $(TASK) `x`"  # MSG comes before TASK: the kubelet leaves it alone
     assert env["argv"][1:] == ["d", "rid-123", "$x"]  # command/args: $(VAR) and $$ as the kubelet does
-    assert env["cwd"] == str(tmp_path / "work" / "d" / "work")
-    assert env["T3QKFP_METADATA_DIR"] == str(tmp_path / "work" / "d" / "metadata")
+    assert env["cwd"] == str(tmp_path / "work" / "nodes" / "d" / "work")
+    assert env["T3QKFP_METADATA_DIR"] == str(tmp_path / "work" / "nodes" / "d" / "metadata")
     assert "AWS_SECRET_ACCESS_KEY" not in env  # host credentials never leak in
     assert [n.task for n in run.nodes][0] == "a" and [n.task for n in run.nodes][-1] == "d"
     text = log.getvalue()
@@ -121,3 +121,109 @@ def test_env_from_secrets_and_annotations(tmp_path: Path, monkeypatch: pytest.Mo
     assert env["AWS_ACCESS_KEY_ID"] == "AKIALOCAL" and env["AWS_SECRET_ACCESS_KEY"] == "local-secret"
     assert env["HF_TOKEN"] == "token-from-this-shell" and env["DB_PASS"] == "given"
     assert env["FROM_ANNOTATION"] == "annotation of m"
+
+
+def test_same_workdir_twice_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    run_workflow(workflow(tmp_path, DIAMOND), credentials=CREDS, workdir=tmp_path / "w", out=io.StringIO())
+    before = {p: p.read_bytes() for p in (tmp_path / "w").rglob("*") if p.is_file()}
+    started = (tmp_path / "events.log").read_text()
+    with pytest.raises(UsageError, match=r"already holds a run .*; choose another workdir or remove it"):
+        run_workflow(workflow(tmp_path, DIAMOND), credentials=CREDS, workdir=tmp_path / "w", out=io.StringIO())
+    assert (tmp_path / "events.log").read_text() == started  # no node started
+    assert {p: p.read_bytes() for p in (tmp_path / "w").rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize(("tasks", "cycle"), [
+    ({"a": ["b"], "b": ["a"]}, r"(a -> b -> a|b -> a -> b)"),
+    ({"a": ["a"]}, r"a -> a"),
+    # a cycle behind independent tasks: nothing runs, not even `free`
+    ({"free": [], "a": ["free", "c"], "b": ["a"], "c": ["b"], "after": ["c"]},
+     r"(a -> c -> b -> a|b -> a -> c -> b|c -> b -> a -> c)"),
+])
+def test_cycle_is_refused_naming_it(tmp_path: Path, tasks: dict[str, list[str]], cycle: str) -> None:
+    log = io.StringIO()
+    with pytest.raises(UsageError, match=rf"the DAG's tasks form a cycle, so none of them can start: {cycle} "
+                                         r"\(each task depends on the next\)"):
+        run_workflow(workflow(tmp_path, tasks), credentials=CREDS, workdir=tmp_path / "w", out=log)
+    assert not (tmp_path / "events.log").exists() and not (tmp_path / "w").exists()
+    assert "nodes done" not in log.getvalue()
+
+
+def test_unknown_dependency_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"task 'b' depends on unknown task\(s\) \['nope'\]"):
+        run_workflow(workflow(tmp_path, {"a": [], "b": ["nope"]}), credentials=CREDS, workdir=tmp_path / "w",
+                     out=io.StringIO())
+    assert not (tmp_path / "w").exists()
+
+
+def _task(wf: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(t for t in wf["spec"]["templates"][0]["dag"]["tasks"] if t["name"] == name)
+
+
+def _template(wf: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(t for t in wf["spec"]["templates"] if t["name"] == name)
+
+
+def _unknown_template(wf: dict[str, Any]) -> Any:
+    _task(wf, "b")["template"] = "bb"
+    return wf
+
+
+def _no_template(wf: dict[str, Any]) -> Any:
+    del _task(wf, "b")["template"]
+    return wf
+
+
+def _args_without_command(wf: dict[str, Any]) -> Any:
+    del _template(wf, "b")["container"]["command"]
+    return wf
+
+
+def _no_command_no_args(wf: dict[str, Any]) -> Any:
+    container = _template(wf, "b")["container"]
+    del container["command"], container["args"]
+    return wf
+
+
+def _string_dependencies(wf: dict[str, Any]) -> Any:
+    _task(wf, "b")["dependencies"] = "a"
+    return wf
+
+
+def _twice(wf: dict[str, Any]) -> Any:
+    tasks = wf["spec"]["templates"][0]["dag"]["tasks"]
+    tasks.append(dict(tasks[0]))
+    return wf
+
+
+def _string_command(wf: dict[str, Any]) -> Any:
+    _template(wf, "b")["container"]["command"] = "python3 -c pass"
+    return wf
+
+
+def _no_spec(wf: dict[str, Any]) -> Any:
+    del wf["spec"]
+    return wf
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda wf: [wf], r"^the workflow is a list, not an Argo Workflow mapping"),
+    (lambda wf: "apiVersion: argoproj.io/v1alpha1", r"^the workflow is a string, not an Argo Workflow mapping"),
+    (lambda wf: None, r"^the workflow is empty, not an Argo Workflow mapping"),
+    (_no_spec, r"^the workflow has no spec"),
+    (_unknown_template, r"^task 'b' uses template 'bb', which the workflow does not define\. "
+                        r"Did you mean 'b'\? Templates: a, b, main$"),
+    (_no_template, r"^task 'b' names no template$"),
+    (_args_without_command, r"^task 'b' \(template 'b'\) has no command \(only args\); the local runner "
+                            r"cannot use image entrypoints$"),
+    (_no_command_no_args, r"^task 'b' \(template 'b'\) has no command; the local runner cannot use image "
+                          r"entrypoints$"),
+    (_string_command, r"^task 'b' \(template 'b'\): container.command is a string, not a list$"),
+    (_string_dependencies, r"^task 'b': dependencies is a string, not a list$"),
+    (_twice, r"^task name 'a' appears twice in the DAG$"),
+])
+def test_malformed_workflow_is_a_clear_usage_error(tmp_path: Path, change: Any, message: str) -> None:
+    wf = change(workflow(tmp_path, {"a": [], "b": ["a"]}))
+    with pytest.raises(UsageError, match=message):
+        run_workflow(wf, credentials=CREDS, workdir=tmp_path / "w", out=io.StringIO())
+    assert not (tmp_path / "events.log").exists() and not (tmp_path / "w").exists()
