@@ -2,7 +2,9 @@
 
 Owns: the submit options, where credentials are read from (option, else T3QKFP_KFP_* env var,
 never the pipeline file), and what is printed: the result lines (pipeline, version,
-experiment, run id and dashboard URL) on stdout, progress and run status on stderr.
+experiment, run id and dashboard URL) on stdout as soon as the run exists — before --wait follows
+it, so they are there however the run ends — then `status: ...` when it succeeded; progress and
+run status on stderr.
 Exit codes as everywhere: 0 success, 1 a failed submission or a failed run (--wait), 2 usage.
 Must not: echo a credential. Prefer the env vars to the options for secrets: options land in
 shell history and `ps`.
@@ -29,7 +31,8 @@ from .cli_runtime import parse_params
                                       "pipeline of that name gets a new version")
 @click.option("--namespace", help="your Kubeflow profile namespace on a multi-user cluster ($T3QKFP_KFP_NAMESPACE)")
 @click.option("--wait", is_flag=True, help="follow the run to its end; exit 1 if it does not succeed")
-@click.option("--timeout", type=click.FloatRange(min=0), help="with --wait: give up after this many seconds")
+@click.option("--timeout", type=click.FloatRange(min=0),
+              help="with --wait (required): stop following after this many seconds (the run goes on)")
 @click.option("--poll-interval", type=click.FloatRange(min=0.01), default=5.0, show_default=True,
               help="with --wait: seconds between status checks")
 @click.option("--cron", metavar="EXPR", help="create a recurring run instead: 5-field cron "
@@ -48,11 +51,15 @@ def submit(pipeline_file: str, host: str, params: tuple[str, ...], experiment: s
            username: str | None, password: str | None, no_upload: bool, **options: Any) -> None:
     """Compile FILE, upload it to KFP (a new version if the pipeline exists) and start a run.
 
-    Prints the run id and its dashboard URL. Credentials: --token, --cookie or
-    --username/--password, else the T3QKFP_KFP_TOKEN / _COOKIE / _USERNAME / _PASSWORD env vars.
+    Prints the run id and its dashboard URL (before --wait follows the run). Credentials: --token,
+    --cookie or --username/--password, else the T3QKFP_KFP_TOKEN / _COOKIE / _USERNAME /
+    _PASSWORD env vars.
     """
-    from .submit import KfpAuth, submit as submit_pipeline
+    from .errors import UsageError
+    from .submit import KfpAuth, SubmitResult, submit as submit_pipeline
 
+    if timeout is not None and not wait:
+        raise UsageError("--timeout needs --wait (it limits how long the run is followed)")
     overrides = parse_params(params)
     storage = storage_from_options(options)
     auth = KfpAuth.resolve(token=token, cookie=cookie, username=username, password=password)
@@ -60,9 +67,14 @@ def submit(pipeline_file: str, host: str, params: tuple[str, ...], experiment: s
     def status(line: str) -> None:
         click.echo(f"t3qkfp: {line}", err=True)
 
+    def started(result: SubmitResult) -> None:
+        for line in result.lines():
+            click.echo(line)  # click.echo flushes: the run id is out before --wait follows the run
+
     result = submit_pipeline(pipeline_file, host=host, experiment=experiment, run_name=run_name,
                              params=overrides, pipeline_name=pipeline_name, namespace=namespace,
-                             auth=auth, wait=wait, timeout=timeout, poll_interval=poll_interval, schedule=cron, storage=storage,
-                             upload_files=not no_upload, on_status=status)
-    for line in result.lines():
-        click.echo(line)
+                             auth=auth, wait=wait, timeout=timeout, poll_interval=poll_interval,
+                             schedule=cron, storage=storage, upload_files=not no_upload,
+                             on_status=status, on_started=started)
+    if result.status:
+        click.echo(f"status: {result.status}")

@@ -17,8 +17,14 @@ kfp 1.2 quirks handled here, in one place each:
   (DeprecationWarning); `_kfp_warnings` silences exactly that, around our kfp calls only.
 * kfp's own `wait_for_run_completion` sleeps 5 s between polls and prints nothing; `_Session.follow`
   polls at `poll_interval` and reports each status change.
-* kfp_server_api sends requests without a timeout; `_Session._set_pool_timeout` gives this
-  client's REST object `request_timeout`.
+* kfp_server_api sends requests without a timeout and lets urllib3 follow redirects, so an
+  expired Kubeflow session (a 302 to the Dex login page) comes back as an empty model object;
+  `_Session._wrap_rest` gives this client's REST object `request_timeout`, no redirects (a 3xx is
+  an error naming the login page) and refuses an HTML page as an answer. `_need` still checks
+  every field we read, for any other empty answer.
+* kfp 1.2's create/list/get_experiment fall back to the namespace saved in
+  ~/.config/kfp/context.json (`set_user_namespace`); a single-user server refuses any namespace,
+  so `_Session.connect` clears that fallback (in memory only) on single-user servers.
 """
 from __future__ import annotations
 
@@ -27,6 +33,7 @@ import datetime as _dt
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import tempfile
@@ -54,6 +61,9 @@ ENV_NAMESPACE = "T3QKFP_KFP_NAMESPACE"
 
 _BOOL_TEXT = {"true": True, "false": False}
 _INTEGER = re.compile(r"[-+]?[0-9]+")
+# Plain decimal text only: no spaces, no '_' digit separators, no inf/nan (Python's float() takes all).
+_FLOAT = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
+_LOGIN_LOCATION = re.compile(r"dex|auth|login|oauth|sign", re.I)
 _CRON_FIELD = re.compile(r"(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?"
                          r"(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*")
 _CRON_DESCRIPTORS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
@@ -185,6 +195,22 @@ class SubmitResult:
         return [f"{key}: {value}" for key, value in rows]
 
 
+class RunError(SubmitError):
+    """The run was started but did not succeed, or could not be followed to its end (wait=True).
+
+    Carries what a caller needs to look at the run, which goes on existing on the server:
+    `run_id`, `run_url`, `run_name`, and `status`, the last status seen (None if none was).
+    """
+
+    def __init__(self, message: str, *, run_id: str, run_url: str, run_name: str | None = None,
+                 status: str | None = None):
+        super().__init__(message)
+        self.run_id = run_id
+        self.run_url = run_url
+        self.run_name = run_name
+        self.status = status
+
+
 # ---- parameters ----------------------------------------------------------------------------
 def check_overrides(plan: Any, params: Mapping[str, Any] | None) -> dict[str, str]:
     """Overrides as the exact strings to send, checked against the plan; UsageError otherwise.
@@ -195,9 +221,14 @@ def check_overrides(plan: Any, params: Mapping[str, Any] | None) -> dict[str, st
     """
     if not params:
         return {}
+    if not isinstance(params, Mapping):
+        raise UsageError(f"run parameters must be a mapping of name to value such as "
+                         f"{{'EPOCHS': 3}}, not {type(params).__name__}")
     known = {p.name: p for p in plan.parameters}
     result: dict[str, str] = {}
     for name, value in params.items():
+        if not isinstance(name, str):
+            raise UsageError(f"run parameter names must be str, not {type(name).__name__} ({name!r})")
         if name not in known:
             valid = ", ".join(sorted(known)) or "(none)"
             raise UsageError(f"unknown run parameter {name!r}.{did_you_mean(name, known)} "
@@ -231,11 +262,9 @@ def _fit(param: Any, value: Any) -> str:
     if kind is ParamType.INTEGER and not _INTEGER.fullmatch(text):
         raise bad(" (expected a whole number such as 42)")
     if kind is ParamType.FLOAT:
-        try:
-            number = float(text)
-        except ValueError:
-            raise bad(" (expected a number such as 0.5)") from None
-        if number != number or number in (float("inf"), float("-inf")):
+        if not _FLOAT.fullmatch(text):
+            raise bad(" (expected a number such as 0.5 or 1e-3)")
+        if not math.isfinite(float(text)):
             raise bad(" (expected a finite number)")
     if kind is ParamType.BOOL and text.lower() not in _BOOL_TEXT:
         raise bad(" (expected true or false)")
@@ -269,7 +298,8 @@ def submit(pipeline_json: Any, *, host: str, experiment: str | None = None,
            storage: Any = None, base_dir: str | os.PathLike[str] | None = None,
            upload_files: bool = True, timeout: float | None = None,
            request_timeout: float = 30.0, poll_interval: float = 5.0,
-           on_status: Callable[[str], None] | None = None) -> SubmitResult:
+           on_status: Callable[[str], None] | None = None,
+           on_started: Callable[[SubmitResult], None] | None = None) -> SubmitResult:
     """Compile an Elyra pipeline and start it on a KFP 1.2 server; returns what was created.
 
     `params` overrides run parameters by name (all others keep their defaults) and is checked
@@ -278,16 +308,23 @@ def submit(pipeline_json: Any, *, host: str, experiment: str | None = None,
     `experiment` defaults to the pipeline name (as Elyra does). `schedule` (a cron expression)
     creates a recurring run instead of a run. `wait` follows the run until it ends, reporting
     each status change to `on_status` (default: the "t3qkfp" logger), for at most `timeout`
-    seconds (None: until it ends), and raises SubmitError if it did not succeed.
+    seconds (None: until it ends), and raises RunError (a SubmitError with `run_id` and
+    `run_url`) if it did not succeed or could not be followed. `on_started` is called with the
+    result as soon as the run or recurring run exists, before the run is followed.
     `auth` defaults to the T3QKFP_KFP_* env vars; `namespace` to $T3QKFP_KFP_NAMESPACE.
     """
     from .compiler import compile_pipeline
 
+    _check_arguments(host=host, auth=auth, params=params, experiment=experiment, run_name=run_name,
+                     pipeline_name=pipeline_name, namespace=namespace, schedule=schedule,
+                     timeout=timeout, request_timeout=request_timeout, poll_interval=poll_interval)
     host = normalize_host(host)
     auth = auth if auth is not None else KfpAuth.resolve()
     auth.check()
     if wait and schedule:
         raise UsageError("--wait follows one run; a recurring run (--cron) has no single run to follow")
+    if timeout is not None and not wait:
+        raise UsageError("a timeout applies to following the run: --timeout needs --wait (wait=True)")
     cron = kfp_cron(schedule) if schedule else None
     namespace = namespace or os.environ.get(ENV_NAMESPACE) or None
     report = on_status or (lambda line: log.info("%s", line))
@@ -314,23 +351,58 @@ def submit(pipeline_json: Any, *, host: str, experiment: str | None = None,
                     experiment_name=experiment_name, parameters=tuple(overrides.items()))
         title = run_name or f"{name} {now:%Y-%m-%d %H-%M-%S}"
         if cron:
-            job = session.call("creating the recurring run", client.create_recurring_run,
+            action = "creating the recurring run"
+            job = session.call(action, client.create_recurring_run,
                                experiment_id, title, cron_expression=cron, params=overrides,
                                pipeline_id=pipeline_id, version_id=version_id, max_concurrency=1,
                                enabled=True)
-            return SubmitResult(**base, job_id=job.id, job_name=title, schedule=cron,
-                                job_url=f"{host}/#/recurringrun/details/{job.id}")
-        run = session.call("starting the run", client.run_pipeline, experiment_id, title,
+            job_id = session.need(action, job, "id", "the recurring run's id")
+            result = SubmitResult(**base, job_id=job_id, job_name=title, schedule=cron,
+                                  job_url=f"{host}/#/recurringrun/details/{job_id}")
+            if on_started:
+                on_started(result)
+            return result
+        action = "starting the run"
+        run = session.call(action, client.run_pipeline, experiment_id, title,
                            params=overrides, pipeline_id=pipeline_id, version_id=version_id)
-        result = SubmitResult(**base, run_id=run.id, run_name=title,
-                              run_url=f"{host}/#/runs/details/{run.id}")
+        run_id = session.need(action, run, "id", "the run's id")
+        result = SubmitResult(**base, run_id=run_id, run_name=title,
+                              run_url=f"{host}/#/runs/details/{run_id}")
         report(f"run {title!r} started: {result.run_url}")
+        if on_started:
+            on_started(result)
         if not wait:
             return result
         status = session.follow(client, result, timeout=timeout, poll_interval=poll_interval,
                                 report=report)
         return SubmitResult(**{**base, "run_id": result.run_id, "run_name": title,
                                "run_url": result.run_url, "status": status})
+
+
+def _check_arguments(*, host: Any, auth: Any, params: Any, timeout: Any, request_timeout: Any,
+                     poll_interval: Any, **names: Any) -> None:
+    """UsageError for arguments of the wrong type, before they fail deep inside (Python API)."""
+    if not isinstance(host, str):
+        raise UsageError(f"host must be a URL string such as http://127.0.0.1:8888/pipeline, "
+                         f"not {type(host).__name__}")
+    if auth is not None and not isinstance(auth, KfpAuth):
+        # Never show the value: it is most likely a credential.
+        raise UsageError(f"auth must be a KfpAuth, e.g. KfpAuth(token=...), KfpAuth(cookie=...) or "
+                         f"KfpAuth(username=..., password=...), not {type(auth).__name__}")
+    if params is not None and not isinstance(params, Mapping):
+        raise UsageError(f"params must be a mapping of run parameter name to value such as "
+                         f"{{'EPOCHS': 3}}, not {type(params).__name__}")
+    for name, value in names.items():
+        if value is not None and not isinstance(value, str):
+            raise UsageError(f"{name} must be a str, not {type(value).__name__}")
+    for name, value, least in (("timeout", timeout, 0.0), ("request_timeout", request_timeout, None),
+                               ("poll_interval", poll_interval, None)):
+        if value is None and name == "timeout":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or (value < least if least is not None else value <= 0):
+            limit = "0 or more" if least is not None else "more than 0"
+            raise UsageError(f"{name} must be a number of seconds, {limit}, not {value!r}")
 
 
 def normalize_host(host: str) -> str:
@@ -425,8 +497,23 @@ class _Session:
                                 cookies=self.cookie)
         except Exception as exc:  # kfp.Client raises anything; healthz just worked, so say so
             raise self.error("connecting", exc) from None
-        self._set_pool_timeout(client)
-        return client, bool(healthz.get("multi_user"))
+        self._wrap_rest(client)
+        multi_user = bool(healthz.get("multi_user"))
+        if not multi_user:
+            self._forget_saved_namespace(client)
+        return client, multi_user
+
+    @staticmethod
+    def _forget_saved_namespace(client: Any) -> None:
+        """Single-user servers refuse any namespace: drop kfp's saved one, in memory only.
+
+        kfp 1.2's create_experiment / get_experiment / list_experiments / list_runs send
+        `namespace or self.get_user_namespace()`, the namespace `set_user_namespace` saved in
+        ~/.config/kfp/context.json (for another, multi-user cluster, say); the file is not touched.
+        """
+        settings = getattr(client, "_context_setting", None)
+        if isinstance(settings, dict):
+            settings["namespace"] = ""
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json"}
@@ -450,15 +537,8 @@ class _Session:
         except requests.exceptions.RequestException as exc:
             raise SubmitError(f"cannot reach the KFP API at {self.host}: {_reason(exc)}") from None
         status = response.status_code
-        if status in (301, 302, 303, 307, 308):
-            location = response.headers.get("Location", "")
-            if re.search(r"dex|auth|login|oauth|sign", location, re.I):
-                raise SubmitError(
-                    f"the KFP API at {self.host} redirected to a login page (HTTP {status}): not "
-                    f"authenticated with {self.auth.describe()}; pass --cookie ({SESSION_COOKIE}) or "
-                    "--username/--password for a Dex login, or --token")
-            raise SubmitError(f"the KFP API at {self.host} redirected to {self._scrub(location)!r} "
-                              f"(HTTP {status}); give that address as --host")
+        if 300 <= status < 400:
+            raise self._redirect_error("", status, response.headers.get("Location", ""))
         if status >= 400:
             raise self._http_error("connecting", status, response.text, content_type=
                                    response.headers.get("Content-Type", ""))
@@ -472,22 +552,39 @@ class _Session:
                               "e.g. https://kubeflow.example.com/pipeline")
         return data
 
-    def _set_pool_timeout(self, client: Any) -> None:
-        """Give every kfp call a (connect, read) timeout: kfp_server_api passes none (wait forever).
+    def _wrap_rest(self, client: Any) -> None:
+        """Every kfp call: a (connect, read) timeout, no redirects, and no HTML page as an answer.
 
         kfp.Client's methods have no timeout argument, and kfp_server_api's RESTClientObject sends
         `timeout=None` to urllib3 unless `_request_timeout` is given; so this client's (one,
-        shared) REST object gets a default `_request_timeout`. Only this instance is touched.
+        shared) REST object gets a default `_request_timeout`. Its urllib3 pool follows redirects,
+        so an expired Kubeflow session (302 to the Dex login page) would come back as the login
+        page, which kfp_server_api turns into an empty object: the pool is told not to follow
+        (the 3xx becomes an ApiException that `error` explains), and a 2xx HTML page is refused.
+        Only this instance is touched.
         """
         api_client = getattr(getattr(client, "_run_api", None), "api_client", None)
         rest = getattr(api_client, "rest_client", None)
         if rest is None or not callable(getattr(rest, "request", None)):
             return
+        pool = getattr(rest, "pool_manager", None)
+        if pool is not None and callable(getattr(pool, "request", None)):
+            pool_request = pool.request
+
+            def no_redirects(*args: Any, **kwargs: Any) -> Any:
+                kwargs["redirect"] = False
+                return pool_request(*args, **kwargs)
+
+            pool.request = no_redirects
         send = rest.request
         limits = (self.request_timeout, self.request_timeout)
 
         def request(*args: Any, _request_timeout: Any = None, **kwargs: Any) -> Any:
-            return send(*args, _request_timeout=_request_timeout or limits, **kwargs)
+            response = send(*args, _request_timeout=_request_timeout or limits, **kwargs)
+            data = getattr(response, "data", None)
+            if isinstance(data, (bytes, str)) and data[:200].lstrip()[:1] in (b"<", "<"):
+                raise _HtmlAnswer(getattr(response, "status", 200))
+            return response
 
         rest.request = request
 
@@ -514,6 +611,22 @@ class _Session:
         except Exception as exc:  # kfp raises ApiException, urllib3 errors and bare ValueErrors
             raise self.error(action, exc) from None
 
+    def need(self, action: str, obj: Any, path: str, what: str) -> Any:
+        """The field at `path` ("run.id") of a kfp answer, or one SubmitError line if it is empty.
+
+        kfp_server_api turns any answer it cannot read (an empty body, `{}`, a page from a proxy)
+        into a model object whose fields are all None; reading on would be an AttributeError.
+        """
+        value = obj
+        for part in path.split("."):
+            value = getattr(value, part, None) if value is not None else None
+        if value is None or value == "":
+            hint = ("has the session expired? log in again" if self.auth.kind in ("cookie", "dex")
+                    else "is a login page or a proxy in front of the API?")
+            raise SubmitError(f"{action}: the KFP API at {self.host} answered without {what} (an "
+                              f"empty or foreign answer with {self.auth.describe()}; {hint})")
+        return value
+
     def upload(self, client: Any, yaml_text: str, name: str, now: _dt.datetime,
                description: str) -> tuple[str, str, str]:
         """Upload as a new pipeline, or as a new version of the pipeline with this name."""
@@ -522,14 +635,13 @@ class _Session:
         path.write_text(yaml_text, encoding="utf-8")
         pipeline_id = self.call("looking up the pipeline", client.get_pipeline_id, name)
         if pipeline_id is None:
+            action = "uploading the pipeline"
             try:
                 pipeline = client.upload_pipeline(str(path), pipeline_name=name,
                                                   description=description or None)
-                version = pipeline.default_version
-                return pipeline.id, version.id if version else pipeline.id, name
             except Exception as exc:
                 if not _is_conflict(exc):
-                    raise self.error("uploading the pipeline", exc) from None
+                    raise self.error(action, exc) from None
                 # Someone created it since we looked: fall back to a version if we can see it.
                 pipeline_id = self.call("looking up the pipeline", client.get_pipeline_id, name)
                 if pipeline_id is None:
@@ -537,53 +649,84 @@ class _Session:
                         f"pipeline name conflict: the KFP server already has a pipeline named {name!r} "
                         "that cannot be found by name (it may belong to someone else); choose another "
                         "name with --pipeline-name") from None
+            else:
+                new_id = self.need(action, pipeline, "id", "the new pipeline's id")
+                version_id = getattr(pipeline.default_version, "id", None) or new_id
+                return new_id, version_id, name
         digest = hashlib.sha256(yaml_text.encode("utf-8")).hexdigest()[:8]
         stamp = f"{now:%Y%m%d-%H%M%S}-{digest}"
         for attempt in range(5):
             suffix = f"{stamp}-{attempt}" if attempt else stamp
             version_name = f"{name[:MAX_NAME_LENGTH - len(suffix) - 1]}-{suffix}"
+            action = "uploading a new version of the pipeline"
             try:
                 version = client.upload_pipeline_version(str(path), version_name, pipeline_id=pipeline_id)
-                return pipeline_id, version.id, version_name
             except Exception as exc:
                 if not _is_conflict(exc):
-                    raise self.error("uploading a new version of the pipeline", exc) from None
+                    raise self.error(action, exc) from None
+            else:
+                return pipeline_id, self.need(action, version, "id", "the new version's id"), version_name
         raise SubmitError(f"pipeline name conflict: the KFP server refused 5 version names for "
                           f"pipeline {name!r} as already existing; try again")
 
     def experiment(self, client: Any, name: str, namespace: str | None) -> str:
         """The id of the experiment with this name (in the namespace), created if missing."""
-        experiment = self.call("getting or creating the experiment", client.create_experiment,
-                               name, namespace=namespace)
-        return str(experiment.id)
+        action = "getting or creating the experiment"
+        experiment = self.call(action, client.create_experiment, name, namespace=namespace)
+        return str(self.need(action, experiment, "id", "the experiment's id"))
 
     def follow(self, client: Any, result: SubmitResult, *, timeout: float | None,
                poll_interval: float, report: Callable[[str], None]) -> str:
-        """Poll the run until it ends; SubmitError unless it succeeded."""
+        """Poll the run until it ends; RunError (with the run's id and URL) unless it succeeded.
+
+        Polls every `poll_interval` seconds, but never sleeps past `timeout`: the last poll is at
+        the deadline, and a timeout reports the time really spent.
+        """
+        assert result.run_id is not None and result.run_url is not None
         start = time.monotonic()
-        last = None
+        last: str | None = None
+
+        def failure(message: str) -> RunError:
+            return RunError(message, run_id=str(result.run_id), run_url=str(result.run_url),
+                            run_name=result.run_name, status=last)
+
+        action = "following the run"
         while True:
-            detail = self.call("following the run", client.get_run, result.run_id)
-            status = detail.run.status or "Pending"
+            try:
+                detail = self.call(action, client.get_run, result.run_id)
+                run = self.need(action, detail, "run", f"the run {result.run_id}")
+            except SubmitError as exc:
+                raise failure(f"{exc}; the run goes on on the server: {result.run_url}") from None
+            status = run.status or "Pending"
             elapsed = time.monotonic() - start
             if status != last:
                 report(f"run {result.run_name!r}: {status} ({elapsed:.0f} s)")
                 last = status
             if status.lower() in TERMINAL:
                 if status.lower() != "succeeded":
-                    error = detail.run.error or ""
-                    raise SubmitError(f"run {result.run_name!r} ({result.run_id}) ended {status}"
-                                      f"{': ' + self._scrub(error) if error else ''}; see {result.run_url}")
+                    error = run.error or ""
+                    raise failure(f"run {result.run_name!r} ({result.run_id}) ended {status}"
+                                  f"{': ' + self._scrub(error) if error else ''}; see {result.run_url}")
                 return status
-            if timeout is not None and elapsed >= timeout:
-                raise SubmitError(f"run {result.run_name!r} is still {status} after {timeout:g} s; "
-                                  f"it goes on on the server: {result.run_url}")
-            time.sleep(poll_interval)
+            if timeout is not None:
+                left = timeout - elapsed
+                if left <= 0:
+                    raise failure(f"run {result.run_name!r} ({result.run_id}) is still {status} after "
+                                  f"{_seconds(elapsed)} (timeout {timeout:g} s); it goes on on the "
+                                  f"server: {result.run_url}")
+                time.sleep(min(poll_interval, left))
+            else:
+                time.sleep(poll_interval)
 
     # -- errors ----------------------------------------------------------------------------
     def error(self, action: str, exc: BaseException) -> SubmitError:
         """One clear line for a failed kfp call, naming the cause and the fix."""
         status = getattr(exc, "status", None)
+        if isinstance(exc, _HtmlAnswer):
+            return self._html_error(action, exc.status)
+        if isinstance(status, int) and 300 <= status < 400:
+            headers = getattr(exc, "headers", None) or {}
+            return self._redirect_error(action, status, str(headers.get("Location", "") or ""))
         if isinstance(status, int) and status >= 400:
             headers = getattr(exc, "headers", None) or {}
             return self._http_error(action, status, getattr(exc, "body", "") or "",
@@ -595,6 +738,27 @@ class _Session:
         if isinstance(exc, ValueError):  # kfp's own checks, e.g. several pipelines with one name
             return SubmitError(f"{action}: {self._scrub(str(exc))}")
         return SubmitError(f"{action}: {type(exc).__name__}: {self._scrub(str(exc))[:300]}")
+
+    def _redirect_error(self, action: str, status: int, location: str) -> SubmitError:
+        """A 3xx from the KFP API: a login page (not authenticated, or no longer) or a moved host."""
+        prefix = f"{action}: " if action else ""
+        if _LOGIN_LOCATION.search(location):
+            if self.auth.kind in ("cookie", "dex") and action:
+                fix = (f"the session may have expired: log in again (--username/--password) or pass "
+                       f"a fresh --cookie ({SESSION_COOKIE})")
+            else:
+                fix = (f"pass --cookie ({SESSION_COOKIE}) or --username/--password for a Dex login, "
+                       "or --token")
+            return SubmitError(f"{prefix}not authenticated (the KFP API at {self.host} redirected to "
+                               f"its login page, HTTP {status}) with {self.auth.describe()}; {fix}")
+        return SubmitError(f"{prefix}the KFP API at {self.host} redirected to {self._scrub(location)!r} "
+                           f"(HTTP {status}); give that address as --host")
+
+    def _html_error(self, action: str, status: int) -> SubmitError:
+        """A 2xx HTML page where KFP answers JSON: a login page or a proxy served instead."""
+        return SubmitError(f"{action}: the KFP API at {self.host} answered with an HTML page, not "
+                           f"KFP's JSON (HTTP {status}): a login page? not authenticated with "
+                           f"{self.auth.describe()}, or the host path is wrong (usually /pipeline)")
 
     def _http_error(self, action: str, status: int, body: Any, *, content_type: str = "") -> SubmitError:
         message = self._scrub(_server_message(body))
@@ -651,6 +815,21 @@ def dex_login(host: str, auth: KfpAuth, *, timeout: float = 30.0) -> str:
         raise SubmitError(f"Dex login as {auth.username!r} failed: no {SESSION_COOKIE} cookie came back "
                           "(wrong username or password?)")
     return f"{SESSION_COOKIE}={value}"
+
+
+class _HtmlAnswer(Exception):
+    """Raised inside kfp's REST call when a 2xx answer is an HTML page (turned into a SubmitError)."""
+
+    def __init__(self, status: int):
+        super().__init__(f"HTML page (HTTP {status})")
+        self.status = status
+
+
+def _seconds(value: float) -> str:
+    """A duration for messages: 0.05 s, 2.3 s, 125 s."""
+    if value < 1:
+        return f"{value:.2f} s"
+    return f"{value:.1f} s" if value < 100 else f"{value:.0f} s"
 
 
 def _reason(exc: BaseException) -> str:

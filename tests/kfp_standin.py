@@ -32,6 +32,11 @@ Simulations (attributes you may set, or constructor keywords):
     fail_next(operation, status, message)  the next call of an operation (e.g. "upload",
                                          "create_run", "healthz") fails with a KFP-style error body
     stall_next(operation, seconds)       the next call of an operation answers only after a delay
+    answer_next(operation, body, ...)    the next call of an operation gets this answer instead
+                                         (e.g. `{}` or an HTML page with HTTP 200, as a proxy might)
+    end_sessions_before(operation)       every authservice session ends just before the next call
+                                         of an operation (a login that expires partway): that call
+                                         and all later ones get the 302 to the Dex login page
 
 By hand (for the README): `python -m tests.kfp_standin --port 8888` from the repository root.
 """
@@ -199,6 +204,8 @@ class KfpStandin:
         self.sessions: set[str] = set()
         self._failures: list[tuple[str, int, str]] = []
         self._stalls: list[tuple[str, float]] = []
+        self._session_ends: list[str] = []
+        self._answers: list[tuple[str, int, str, bytes, dict[str, str]]] = []
         self._state = _State()
         self._lock = threading.RLock()
         self._ids = 0
@@ -289,6 +296,45 @@ class KfpStandin:
         with self._lock:
             self._stalls.append((operation, seconds))
 
+    def answer_next(self, operation: str, body: Any, *, status: int = 200,
+                    content_type: str | None = None, headers: dict[str, str] | None = None) -> None:
+        """Make the next call of `operation` get this answer instead of the real one.
+
+        `body`: a dict (sent as JSON) or text/bytes (sent as is, `text/html` unless `content_type`
+        says otherwise): what a proxy, a login page or a broken server might answer; `headers`
+        are added (e.g. a `Location` for a 3xx).
+        """
+        if isinstance(body, (dict, list)):
+            payload, kind = json.dumps(body).encode(), "application/json"
+        else:
+            payload = body.encode() if isinstance(body, str) else bytes(body)
+            kind = "text/html; charset=utf-8"
+        with self._lock:
+            self._answers.append((operation, status, content_type or kind, payload, dict(headers or {})))
+
+    def _maybe_answer(self, operation: str) -> tuple[int, str, bytes, dict[str, str]] | None:
+        with self._lock:
+            for index, (name, status, content_type, payload, headers) in enumerate(self._answers):
+                if name in (operation, "*"):
+                    del self._answers[index]
+                    return status, content_type, payload, headers
+        return None
+
+    def end_sessions_before(self, operation: str) -> None:
+        """End every authservice session just before the next call of `operation` ("*": any).
+
+        As when a Kubeflow login expires or is revoked partway through a submission: the earlier
+        calls succeed, that call and every later one are redirected to the Dex login page.
+        """
+        with self._lock:
+            self._session_ends.append(operation)
+
+    def _maybe_end_sessions(self, operation: str) -> None:
+        with self._lock:
+            if operation in self._session_ends or "*" in self._session_ends:
+                self._session_ends.remove(operation if operation in self._session_ends else "*")
+                self.sessions.clear()
+
     def new_session(self) -> str:
         """A valid authservice_session cookie value (as if the user had logged in with Dex)."""
         value = secrets.token_urlsafe(24)
@@ -346,11 +392,16 @@ class KfpStandin:
                 path = path[len(self.base_path):]
                 operation, route, params = self._route(method, path)
                 self._maybe_stall(operation)
+                self._maybe_end_sessions(operation)
                 self._authenticate(headers)
                 self._maybe_fail(operation)
                 self._check_request(operation, query, body)
-                result = route(query=query, body=body, headers=headers, raw=raw, **params)
-                content_type, payload = "application/json", json.dumps(result).encode()
+                canned = self._maybe_answer(operation)
+                if canned:
+                    status, content_type, payload, extra_headers = canned
+                else:
+                    result = route(query=query, body=body, headers=headers, raw=raw, **params)
+                    content_type, payload = "application/json", json.dumps(result).encode()
         except _Fail as fail:
             status, extra_headers = fail.status, fail.headers
             content_type, payload = self._error_body(fail)

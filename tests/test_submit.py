@@ -6,6 +6,7 @@ or what the user sees.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Iterator
@@ -17,7 +18,7 @@ import t3qkfp
 from t3qkfp.compiler import compile_pipeline
 from t3qkfp.errors import StorageError, SubmitError, UsageError
 from t3qkfp.storage import expected_objects
-from t3qkfp.submit import KfpAuth, SubmitResult, check_overrides, kfp_cron, submit
+from t3qkfp.submit import KfpAuth, RunError, SubmitResult, check_overrides, kfp_cron, submit
 
 from kfp_standin import KfpStandin
 from s3server import closed_port_endpoint, s3_server
@@ -129,12 +130,58 @@ def test_wait_failure_raises_with_the_run_url(kfp: KfpStandin) -> None:
     message = str(info.value)
     assert "ended Failed" in message and "node train failed" in message
     assert "/#/runs/details/" in message and "\n" not in message
+    # The exception says which run, for code that catches it (a RunError is a SubmitError).
+    [run_id] = kfp.runs
+    assert isinstance(info.value, RunError)
+    assert info.value.run_id == run_id and info.value.status == "Failed"
+    assert info.value.run_url == f"{kfp.url}/#/runs/details/{run_id}"
 
 
 def test_wait_timeout(kfp: KfpStandin) -> None:
     kfp.polls_until_done = 10_000
-    with pytest.raises(SubmitError, match=r"still Running after 0\.05 s"):
+    with pytest.raises(RunError, match=r"still Running after 0\.\d\d s \(timeout 0\.05 s\)") as info:
         go(kfp, wait=True, timeout=0.05)
+    [run_id] = kfp.runs
+    assert (info.value.run_id, info.value.status) == (run_id, "Running")
+    assert info.value.run_url == f"{kfp.url}/#/runs/details/{run_id}"
+
+
+def test_wait_timeout_does_not_sleep_a_whole_poll_interval(kfp: KfpStandin) -> None:
+    """The deadline cuts the sleep short, and the message reports the time really spent."""
+    kfp.polls_until_done = 10_000
+    start = time.monotonic()
+    with pytest.raises(RunError) as info:
+        go(kfp, wait=True, timeout=0.4, poll_interval=30)
+    spent = time.monotonic() - start
+    assert spent < 5  # not 30 s
+    match = re.search(r"still Running after ([0-9.]+) s \(timeout 0\.4 s\)", one_line(info.value))
+    assert match, str(info.value)
+    reported = float(match.group(1))
+    assert 0.4 <= reported <= spent
+    assert len(kfp.calls("get_run")) == 2  # at the start and at the deadline
+
+
+def test_timeout_zero_polls_once(kfp: KfpStandin) -> None:
+    kfp.polls_until_done = 10_000
+    with pytest.raises(RunError, match=r"timeout 0 s"):
+        go(kfp, wait=True, timeout=0, poll_interval=30)
+    assert len(kfp.calls("get_run")) == 1
+
+
+def test_on_started_comes_before_following(kfp: KfpStandin) -> None:
+    kfp.run_outcome = "Failed"
+    seen: list[tuple[SubmitResult, int]] = []
+    with pytest.raises(RunError) as info:
+        go(kfp, wait=True, on_started=lambda result: seen.append((result, len(kfp.calls("get_run")))))
+    [(started, polls)] = seen
+    assert polls == 0 and started.run_id == info.value.run_id and started.run_url == info.value.run_url
+    assert started.status is None
+
+
+def test_on_started_for_a_recurring_run(kfp: KfpStandin) -> None:
+    seen: list[SubmitResult] = []
+    result = go(kfp, schedule="@daily", on_started=seen.append)
+    assert seen == [result] and result.job_id in kfp.jobs
 
 
 def test_recurring_run(kfp: KfpStandin) -> None:
@@ -185,12 +232,58 @@ def test_value_that_does_not_fit_the_type(kfp: KfpStandin, name: str, value: obj
     assert kfp.requests == []
 
 
+@pytest.mark.parametrize("value", [" 1.5 ", "1.5 ", " 1.5", "1_0", "1_000.5", "inf", "-Infinity", "nan",
+                                   "1e999", "0x10", "", "1.5.2", "1,5", "e3", ".", "1e", "١.5",
+                                   float("inf"), float("nan")])
+def test_float_accepts_plain_decimal_text_only(value: object) -> None:
+    plan = compile_pipeline(TYPED).plan
+    with pytest.raises(UsageError, match="run parameter 'FLOAT' is Float"):
+        check_overrides(plan, {"FLOAT": value})
+
+
+@pytest.mark.parametrize("value", [" 3", "3 ", "1_000", "٣", "3.0", ""])
+def test_integer_stays_strict(value: str) -> None:
+    plan = compile_pipeline(TYPED).plan
+    with pytest.raises(UsageError, match="run parameter 'INT' is Integer"):
+        check_overrides(plan, {"INT": value})
+
+
+def test_float_forms_that_fit() -> None:
+    plan = compile_pipeline(TYPED).plan
+    for text in ("2", "-0.5", "+1.5", ".5", "5.", "1e-3", "2.5E+10", "007.5"):
+        assert check_overrides(plan, {"FLOAT": text}) == {"FLOAT": text}
+    assert check_overrides(plan, {"FLOAT": 1e-05}) == {"FLOAT": "1e-05"}
+
+
 def test_values_that_fit() -> None:
     plan = compile_pipeline(TYPED).plan
     assert check_overrides(plan, {"INT": 7, "FLOAT": 0.5, "TRUE_BOOL": False, "CODE": 9}) == \
         {"INT": "7", "FLOAT": "0.5", "TRUE_BOOL": "false", "CODE": "9"}
     assert check_overrides(plan, {"INT": "-3", "FLOAT": "2", "TRUE_BOOL": "True", "FLAG": "no"}) == \
         {"INT": "-3", "FLOAT": "2", "TRUE_BOOL": "True", "FLAG": "no"}
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    ({"auth": "tok-SECRET-in-a-string"}, "auth must be a KfpAuth"),
+    ({"auth": {"token": "tok-SECRET-in-a-dict"}}, "auth must be a KfpAuth"),
+    ({"params": [("EPOCHS", 3)]}, "params must be a mapping"),
+    ({"params": "EPOCHS=3"}, "params must be a mapping"),
+    ({"params": {3: "EPOCHS"}}, "run parameter names must be str"),
+    ({"timeout": 5}, "--timeout needs --wait"),
+    ({"wait": True, "timeout": -1}, "timeout must be a number of seconds, 0 or more"),
+    ({"wait": True, "timeout": "10"}, "timeout must be a number"),
+    ({"poll_interval": 0}, "poll_interval must be a number of seconds, more than 0"),
+    ({"request_timeout": None}, "request_timeout must be a number"),
+    ({"experiment": 7}, "experiment must be a str"),
+    ({"host": None}, "host must be a URL string"),
+])
+def test_wrong_argument_types_are_usage_errors(kfp: KfpStandin, kwargs: dict[str, object],
+                                               expected: str) -> None:
+    with pytest.raises(UsageError) as info:
+        go(kfp, **kwargs)
+    message = one_line(info.value)
+    assert expected in message and "SECRET" not in message
+    assert kfp.requests == []
 
 
 def test_typed_pipeline_runs_with_overrides(kfp: KfpStandin) -> None:
@@ -299,9 +392,11 @@ def test_too_many_parameter_bytes_shows_the_server_message(kfp: KfpStandin) -> N
 
 def test_run_not_found_404_is_not_called_a_wrong_path(kfp: KfpStandin) -> None:
     kfp.fail_next("get_run", 404, "ResourceNotFoundError: Run x not found.")
-    with pytest.raises(SubmitError) as info:
+    with pytest.raises(RunError) as info:
         go(kfp, wait=True)
     assert "Run x not found" in one_line(info.value) and "usually /pipeline" not in str(info.value)
+    [run_id] = kfp.runs
+    assert info.value.run_id == run_id and run_id in info.value.run_url and info.value.status is None
 
 
 def test_server_error_has_no_kfp_traceback(kfp: KfpStandin) -> None:
@@ -377,6 +472,115 @@ def test_auth_checks() -> None:
     assert KfpAuth.resolve(token="x", env=env).kind == "token"  # arguments win over env
     mixed = KfpAuth.resolve(username="u", env={"T3QKFP_KFP_PASSWORD": "pw", "T3QKFP_KFP_COOKIE": "c"})
     assert (mixed.kind, mixed.password, mixed.cookie) == ("dex", "pw", None)
+
+
+# ---- a session that stops working partway; empty or foreign answers -------------------------
+# (operation whose call the session ends before, submit() keywords, the action named in the error)
+PARTWAY = [
+    ("list_pipelines", {}, "looking up the pipeline"),
+    ("upload", {}, "uploading the pipeline"),
+    ("list_experiments", {}, "getting or creating the experiment"),
+    ("create_experiment", {}, "getting or creating the experiment"),
+    ("create_run", {}, "starting the run"),
+    ("get_run", {"wait": True}, "following the run"),
+    ("create_job", {"schedule": "@daily"}, "creating the recurring run"),
+]
+
+
+@pytest.mark.parametrize("operation, kwargs, action", PARTWAY)
+def test_session_that_expires_partway_is_one_clear_line(kfp: KfpStandin, operation: str,
+                                                        kwargs: dict[str, object], action: str) -> None:
+    kfp.dex_users = {"user@example.com": "pw"}
+    session = kfp.new_session()
+    kfp.end_sessions_before(operation)
+    with pytest.raises(SubmitError) as info:
+        go(kfp, auth=KfpAuth(cookie=session), **kwargs)
+    message = one_line(info.value)
+    assert message.startswith(f"{action}: not authenticated (the KFP API at {kfp.url} redirected to "
+                              "its login page, HTTP 302) with an authservice_session cookie")
+    assert "session may have expired" in message and session not in message
+    assert [r.status for r in kfp.calls(operation)][-1] == 302  # the session really ended there
+    # The redirect is not followed: nothing (no run body, no cookie) goes to the login page.
+    assert not [r for r in kfp.requests if r.path.startswith("/dex")]
+
+
+def test_session_that_expires_while_following_keeps_the_run(kfp: KfpStandin) -> None:
+    kfp.dex_users = {"user@example.com": "pw"}
+    kfp.polls_until_done = 3
+    kfp.end_sessions_before("get_run")
+    with pytest.raises(RunError) as info:
+        go(kfp, auth=KfpAuth(cookie=kfp.new_session()), wait=True)
+    [run_id] = kfp.runs
+    assert info.value.run_id == run_id and info.value.run_url.endswith(f"/#/runs/details/{run_id}")
+    assert "following the run: not authenticated" in str(info.value)
+    assert f"goes on on the server: {info.value.run_url}" in str(info.value)
+
+
+def test_dex_login_that_expires_partway(kfp: KfpStandin) -> None:
+    kfp.dex_users = {"user@example.com": "pw-SECRET-31"}
+    kfp.end_sessions_before("create_run")
+    with pytest.raises(SubmitError) as info:
+        go(kfp, auth=KfpAuth(username="user@example.com", password="pw-SECRET-31"))
+    message = one_line(info.value)
+    assert message.startswith("starting the run: not authenticated")
+    assert "a Dex login as 'user@example.com'" in message and "SECRET" not in message
+    assert [r.status for r in kfp.calls("upload")] == [200]  # it did work until then
+
+
+def test_token_that_stops_working_partway_is_401(kfp: KfpStandin) -> None:
+    kfp.token = "tok-one"
+    kfp.fail_next("create_run", 401, "Jwt is expired")
+    with pytest.raises(SubmitError) as info:
+        go(kfp, auth=KfpAuth(token="tok-one"))
+    message = one_line(info.value)
+    assert message.startswith("starting the run:") and "401" in message and "a bearer token" in message
+
+
+@pytest.mark.parametrize("operation, kwargs, what", [
+    ("upload", {}, "the new pipeline's id"),
+    ("create_experiment", {}, "the experiment's id"),
+    ("create_run", {}, "the run's id"),
+    ("get_run", {"wait": True}, "the run "),
+    ("create_job", {"schedule": "@daily"}, "the recurring run's id"),
+])
+def test_empty_answer_is_one_clear_line(kfp: KfpStandin, operation: str, kwargs: dict[str, object],
+                                        what: str) -> None:
+    """A 200 with `{}` (a proxy, a broken server): kfp_server_api makes an all-None object of it."""
+    kfp.answer_next(operation, {})
+    with pytest.raises(SubmitError) as info:
+        go(kfp, **kwargs)
+    message = one_line(info.value)
+    assert f"answered without {what}" in message and "with no credentials" in message
+    assert "AttributeError" not in message
+
+
+def test_empty_answer_to_a_new_version(kfp: KfpStandin) -> None:
+    go(kfp)
+    kfp.answer_next("upload_version", {})
+    with pytest.raises(SubmitError, match="uploading a new version of the pipeline: .* answered without "
+                                          "the new version's id"):
+        go(kfp)
+
+
+@pytest.mark.parametrize("operation", ["list_pipelines", "create_run", "get_run"])
+def test_html_page_with_200_is_one_clear_line(kfp: KfpStandin, operation: str) -> None:
+    """A login page served with HTTP 200 (no redirect) where KFP answers JSON."""
+    kfp.answer_next(operation, "<!DOCTYPE html><html><body><form>Log in</form></body></html>")
+    with pytest.raises(SubmitError) as info:
+        go(kfp, wait=True)
+    message = one_line(info.value)
+    assert "answered with an HTML page, not KFP's JSON (HTTP 200): a login page?" in message
+    assert "with no credentials" in message
+
+
+def test_redirect_elsewhere_partway_names_the_address(kfp: KfpStandin) -> None:
+    kfp.answer_next("create_run", "", status=307, content_type="text/plain",
+                    headers={"Location": "https://kfp.example.com/pipeline/apis/v1beta1/runs"})
+    with pytest.raises(SubmitError) as info:
+        go(kfp)
+    message = one_line(info.value)
+    assert message.startswith(f"starting the run: the KFP API at {kfp.url} redirected to "
+                              "'https://kfp.example.com/pipeline/apis/v1beta1/runs' (HTTP 307)")
 
 
 # ---- multi-user ----------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 stdout vs stderr, and credentials that never show up in any output."""
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -66,6 +68,77 @@ def test_wait_success_and_failure_exit_codes(kfp: KfpStandin) -> None:
     assert failed.returncode == 1
     assert failed.stderr.strip().splitlines()[-1].startswith("run ")
     assert "ended Failed" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def stdout_fields(output: str) -> dict[str, str]:
+    return dict(line.split(": ", 1) for line in output.splitlines() if ": " in line)
+
+
+@pytest.mark.parametrize("outcome", ["Failed", "timeout"])
+def test_wait_that_does_not_succeed_still_prints_the_run(kfp: KfpStandin, outcome: str) -> None:
+    """The run id and URL are on stdout before --wait follows the run, however it ends."""
+    args = ["submit", str(CHURN), "--host", kfp.url, "--wait", "--no-upload"]
+    if outcome == "timeout":
+        kfp.polls_until_done = 10_000
+        args += ["--timeout", "0.5", "--poll-interval", "60"]
+    else:
+        kfp.run_outcome = "Failed"
+        args += ["--poll-interval", "0.05"]
+    start = time.monotonic()
+    result = t3qkfp(*args)
+    assert time.monotonic() - start < 30  # not a 60 s poll interval
+    assert result.returncode == 1, result.stderr
+    [run_id] = kfp.runs
+    fields = stdout_fields(result.stdout)
+    assert fields["run id"] == run_id and fields["run url"] == f"{kfp.url}/#/runs/details/{run_id}"
+    assert "status" not in fields
+    last = result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
+    if outcome == "timeout":
+        match = re.search(r"still Running after ([0-9.]+) s \(timeout 0\.5 s\)", last)
+        assert match, last
+        assert 0.5 <= float(match.group(1)) < 5
+    else:
+        assert "ended Failed" in last
+
+
+def test_timeout_without_wait_is_a_usage_error(kfp: KfpStandin) -> None:
+    result = t3qkfp("submit", str(CHURN), "--host", kfp.url, "--no-upload", "--timeout", "60")
+    assert result.returncode == 2
+    assert "--timeout needs --wait" in result.stderr and "Traceback" not in result.stderr
+    assert kfp.requests == [] and result.stdout == ""
+
+
+def kfp_home(tmp_path: Path, namespace: str) -> dict[str, str]:
+    """A HOME whose ~/.config/kfp/context.json holds a namespace, as kfp's set_user_namespace writes it."""
+    context = tmp_path / ".config" / "kfp" / "context.json"
+    context.parent.mkdir(parents=True)
+    context.write_text(json.dumps({"namespace": namespace}), encoding="utf-8")
+    return clean_env(HOME=str(tmp_path))
+
+
+def test_saved_kfp_namespace_is_not_sent_to_a_single_user_server(kfp: KfpStandin, tmp_path: Path) -> None:
+    env = kfp_home(tmp_path, "alice")
+    context = tmp_path / ".config" / "kfp" / "context.json"
+    for _ in range(2):  # a new experiment, then the existing one
+        result = t3qkfp("submit", str(CHURN), "--host", kfp.url, "--no-upload", "--experiment", "e1",
+                        env=env)
+        assert result.returncode == 0, result.stderr
+    assert len(kfp.runs) == 2 and len(kfp.experiments) == 1
+    [created] = kfp.calls("create_experiment")
+    assert not created.body.get("resource_references")
+    for listing in kfp.calls("list_experiments"):
+        assert listing.status == 200 and listing.query.get("resource_reference_key.id", [""]) == [""]
+    assert json.loads(context.read_text(encoding="utf-8")) == {"namespace": "alice"}  # left alone
+
+
+def test_saved_kfp_namespace_still_serves_a_multi_user_server(kfp: KfpStandin, tmp_path: Path) -> None:
+    kfp.multi_user = True
+    kfp.namespaces = {"alice"}
+    result = t3qkfp("submit", str(CHURN), "--host", kfp.url, "--no-upload", env=kfp_home(tmp_path, "alice"))
+    assert result.returncode == 0, result.stderr
+    [created] = kfp.calls("create_experiment")
+    assert created.body["resource_references"][0]["key"] == {"type": "NAMESPACE", "id": "alice"}
 
 
 def test_cron_creates_a_recurring_run(kfp: KfpStandin) -> None:

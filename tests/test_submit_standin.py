@@ -173,3 +173,28 @@ def test_fail_next_is_one_shot(server: KfpStandin) -> None:
 def test_cron_rules() -> None:
     assert cron_problem("0 0 6 * * *") is None and cron_problem("@daily") is None
     assert cron_problem("0 6 * *") and cron_problem("@every soon")
+
+
+def test_end_sessions_before_redirects_from_that_call_on(server: KfpStandin) -> None:
+    server.dex_users = {"u": "p"}
+    cookie = {"authservice_session": server.new_session()}
+    url = f"{server.url}/apis/v1beta1"
+    server.end_sessions_before("list_experiments")
+    assert requests.get(f"{url}/healthz", cookies=cookie, timeout=10).status_code == 200
+    ended = requests.get(f"{url}/experiments", cookies=cookie, allow_redirects=False, timeout=10)
+    assert ended.status_code == 302 and ended.headers["Location"].startswith("/dex/auth?")
+    later = requests.get(f"{url}/healthz", cookies=cookie, allow_redirects=False, timeout=10)
+    assert later.status_code == 302  # the session stays ended
+    followed = requests.get(f"{url}/healthz", cookies=cookie, timeout=10)
+    assert followed.status_code == 200 and "<form" in followed.text  # what urllib3 would read
+
+
+def test_answer_next_is_one_shot(server: KfpStandin) -> None:
+    url = f"{server.url}/apis/v1beta1/experiments"
+    server.answer_next("list_experiments", {})
+    server.answer_next("get_experiment", "<html>login</html>")
+    assert requests.get(url, timeout=10).json() == {}
+    page = requests.get(f"{url}/x", timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert requests.get(url, timeout=10).json() == {"total_size": 0}
+    assert requests.get(f"{url}/x", timeout=10).status_code == 404
