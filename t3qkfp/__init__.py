@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import (GraphvizUnavailable, InternalError, Location, PipelineError, Problem, RunError,
-                     StorageError, SubmitError, T3qkfpError, UsageError)
+                     StorageError, SubmitError, SubmittedRunError, T3qkfpError, UsageError)
 
 __version__ = "0.1.0"
 
@@ -33,7 +33,7 @@ _LAZY = {
 }
 
 __all__ = ["GraphvizUnavailable", "InternalError", "Location", "PipelineError", "Problem", "RunError", "StorageError",
-           "SubmitError", "T3qkfpError", "UsageError", "__version__", *_LAZY]
+           "SubmitError", "SubmittedRunError", "T3qkfpError", "UsageError", "__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

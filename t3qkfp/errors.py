@@ -92,6 +92,22 @@ class SubmitError(T3qkfpError):
     """The Kubeflow Pipelines server could not be reached or refused a request."""
 
 
+class SubmittedRunError(SubmitError):
+    """The run was started but did not succeed, or could not be followed to its end (wait=True).
+
+    Carries what a caller needs to look at the run, which goes on existing on the server:
+    `run_id`, `run_url`, `run_name`, and `status`, the last status seen (None if none was).
+    """
+
+    def __init__(self, message: str, *, run_id: str, run_url: str, run_name: str | None = None,
+                 status: str | None = None):
+        super().__init__(message)
+        self.run_id = run_id
+        self.run_url = run_url
+        self.run_name = run_name
+        self.status = status
+
+
 class GraphvizUnavailable(T3qkfpError):
     """Drawing needs the `graphviz` Python package and Graphviz's `dot` program; one is missing.
 

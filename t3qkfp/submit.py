@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from .errors import SubmitError, UsageError, did_you_mean
+from .errors import SubmitError, SubmittedRunError, UsageError, did_you_mean
 from .model import ParamType
 
 log = logging.getLogger("t3qkfp")
@@ -195,22 +195,6 @@ class SubmitResult:
         return [f"{key}: {value}" for key, value in rows]
 
 
-class RunError(SubmitError):
-    """The run was started but did not succeed, or could not be followed to its end (wait=True).
-
-    Carries what a caller needs to look at the run, which goes on existing on the server:
-    `run_id`, `run_url`, `run_name`, and `status`, the last status seen (None if none was).
-    """
-
-    def __init__(self, message: str, *, run_id: str, run_url: str, run_name: str | None = None,
-                 status: str | None = None):
-        super().__init__(message)
-        self.run_id = run_id
-        self.run_url = run_url
-        self.run_name = run_name
-        self.status = status
-
-
 # ---- parameters ----------------------------------------------------------------------------
 def check_overrides(plan: Any, params: Mapping[str, Any] | None) -> dict[str, str]:
     """Overrides as the exact strings to send, checked against the plan; UsageError otherwise.
@@ -308,7 +292,7 @@ def submit(pipeline_json: Any, *, host: str, experiment: str | None = None,
     `experiment` defaults to the pipeline name (as Elyra does). `schedule` (a cron expression)
     creates a recurring run instead of a run. `wait` follows the run until it ends, reporting
     each status change to `on_status` (default: the "t3qkfp" logger), for at most `timeout`
-    seconds (None: until it ends), and raises RunError (a SubmitError with `run_id` and
+    seconds (None: until it ends), and raises SubmittedRunError (a SubmitError with `run_id` and
     `run_url`) if it did not succeed or could not be followed. `on_started` is called with the
     result as soon as the run or recurring run exists, before the run is followed.
     `auth` defaults to the T3QKFP_KFP_* env vars; `namespace` to $T3QKFP_KFP_NAMESPACE.
@@ -677,7 +661,7 @@ class _Session:
 
     def follow(self, client: Any, result: SubmitResult, *, timeout: float | None,
                poll_interval: float, report: Callable[[str], None]) -> str:
-        """Poll the run until it ends; RunError (with the run's id and URL) unless it succeeded.
+        """Poll the run until it ends; SubmittedRunError (with the run's id and URL) unless it succeeded.
 
         Polls every `poll_interval` seconds, but never sleeps past `timeout`: the last poll is at
         the deadline, and a timeout reports the time really spent.
@@ -686,8 +670,8 @@ class _Session:
         start = time.monotonic()
         last: str | None = None
 
-        def failure(message: str) -> RunError:
-            return RunError(message, run_id=str(result.run_id), run_url=str(result.run_url),
+        def failure(message: str) -> SubmittedRunError:
+            return SubmittedRunError(message, run_id=str(result.run_id), run_url=str(result.run_url),
                             run_name=result.run_name, status=last)
 
         action = "following the run"

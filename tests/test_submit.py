@@ -18,7 +18,8 @@ import t3qkfp
 from t3qkfp.compiler import compile_pipeline
 from t3qkfp.errors import StorageError, SubmitError, UsageError
 from t3qkfp.storage import expected_objects
-from t3qkfp.submit import KfpAuth, RunError, SubmitResult, check_overrides, kfp_cron, submit
+from t3qkfp.errors import SubmittedRunError
+from t3qkfp.submit import KfpAuth, SubmitResult, check_overrides, kfp_cron, submit
 
 from kfp_standin import KfpStandin
 from s3server import closed_port_endpoint, s3_server
@@ -130,16 +131,16 @@ def test_wait_failure_raises_with_the_run_url(kfp: KfpStandin) -> None:
     message = str(info.value)
     assert "ended Failed" in message and "node train failed" in message
     assert "/#/runs/details/" in message and "\n" not in message
-    # The exception says which run, for code that catches it (a RunError is a SubmitError).
+    # The exception says which run, for code that catches it (a SubmittedRunError is a SubmitError).
     [run_id] = kfp.runs
-    assert isinstance(info.value, RunError)
+    assert isinstance(info.value, SubmittedRunError)
     assert info.value.run_id == run_id and info.value.status == "Failed"
     assert info.value.run_url == f"{kfp.url}/#/runs/details/{run_id}"
 
 
 def test_wait_timeout(kfp: KfpStandin) -> None:
     kfp.polls_until_done = 10_000
-    with pytest.raises(RunError, match=r"still Running after 0\.\d\d s \(timeout 0\.05 s\)") as info:
+    with pytest.raises(SubmittedRunError, match=r"still Running after 0\.\d\d s \(timeout 0\.05 s\)") as info:
         go(kfp, wait=True, timeout=0.05)
     [run_id] = kfp.runs
     assert (info.value.run_id, info.value.status) == (run_id, "Running")
@@ -150,7 +151,7 @@ def test_wait_timeout_does_not_sleep_a_whole_poll_interval(kfp: KfpStandin) -> N
     """The deadline cuts the sleep short, and the message reports the time really spent."""
     kfp.polls_until_done = 10_000
     start = time.monotonic()
-    with pytest.raises(RunError) as info:
+    with pytest.raises(SubmittedRunError) as info:
         go(kfp, wait=True, timeout=0.4, poll_interval=30)
     spent = time.monotonic() - start
     assert spent < 5  # not 30 s
@@ -163,7 +164,7 @@ def test_wait_timeout_does_not_sleep_a_whole_poll_interval(kfp: KfpStandin) -> N
 
 def test_timeout_zero_polls_once(kfp: KfpStandin) -> None:
     kfp.polls_until_done = 10_000
-    with pytest.raises(RunError, match=r"timeout 0 s"):
+    with pytest.raises(SubmittedRunError, match=r"timeout 0 s"):
         go(kfp, wait=True, timeout=0, poll_interval=30)
     assert len(kfp.calls("get_run")) == 1
 
@@ -171,7 +172,7 @@ def test_timeout_zero_polls_once(kfp: KfpStandin) -> None:
 def test_on_started_comes_before_following(kfp: KfpStandin) -> None:
     kfp.run_outcome = "Failed"
     seen: list[tuple[SubmitResult, int]] = []
-    with pytest.raises(RunError) as info:
+    with pytest.raises(SubmittedRunError) as info:
         go(kfp, wait=True, on_started=lambda result: seen.append((result, len(kfp.calls("get_run")))))
     [(started, polls)] = seen
     assert polls == 0 and started.run_id == info.value.run_id and started.run_url == info.value.run_url
@@ -392,7 +393,7 @@ def test_too_many_parameter_bytes_shows_the_server_message(kfp: KfpStandin) -> N
 
 def test_run_not_found_404_is_not_called_a_wrong_path(kfp: KfpStandin) -> None:
     kfp.fail_next("get_run", 404, "ResourceNotFoundError: Run x not found.")
-    with pytest.raises(RunError) as info:
+    with pytest.raises(SubmittedRunError) as info:
         go(kfp, wait=True)
     assert "Run x not found" in one_line(info.value) and "usually /pipeline" not in str(info.value)
     [run_id] = kfp.runs
@@ -508,7 +509,7 @@ def test_session_that_expires_while_following_keeps_the_run(kfp: KfpStandin) -> 
     kfp.dex_users = {"user@example.com": "pw"}
     kfp.polls_until_done = 3
     kfp.end_sessions_before("get_run")
-    with pytest.raises(RunError) as info:
+    with pytest.raises(SubmittedRunError) as info:
         go(kfp, auth=KfpAuth(cookie=kfp.new_session()), wait=True)
     [run_id] = kfp.runs
     assert info.value.run_id == run_id and info.value.run_url.endswith(f"/#/runs/details/{run_id}")
