@@ -9,6 +9,7 @@ Must not: read Elyra JSON or write YAML.
 """
 from __future__ import annotations
 
+import heapq
 import math
 import warnings
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ def build(pipeline: Pipeline, plan: ParameterPlan, storage: StorageConfig,
         # empty default from spec.arguments; the attribute keeps the exact string.
         param.value = parameter.default
         params[parameter.name] = param
-    ancestors = _ancestors(pipeline)
+    ancestors = _ancestors(pipeline, {n.id: plan.task(n.id) for n in pipeline.nodes})
     with_outputs = {n.id for n in pipeline.nodes if n.outputs}
     command = container_command()
 
@@ -68,7 +69,7 @@ def build(pipeline: Pipeline, plan: ParameterPlan, storage: StorageConfig,
         ops: dict[str, Any] = {}
         for node in pipeline.nodes:
             task = plan.task(node.id)
-            inputs_from = tuple(sorted(plan.task(a) for a in ancestors[node.id] if a in with_outputs))
+            inputs_from = tuple(plan.task(a) for a in ancestors[node.id] if a in with_outputs)
             ops[node.id] = _container_op(dsl, k8s, node, task, plan, params, storage,
                                          archives[node.id], inputs_from, command)
         for node in pipeline.nodes:
@@ -167,10 +168,26 @@ def memory_quantity(gigabytes: float) -> str:
     return str(int(amount.to_integral_value(rounding=ROUND_CEILING)))
 
 
-def _ancestors(pipeline: Pipeline) -> dict[str, list[str]]:
-    """Every node's ancestors in file order: their outputs reach it, as in Elyra."""
-    parents = {n.id: n.parents for n in pipeline.nodes}
-    order = [n.id for n in pipeline.nodes]
+def _ancestors(pipeline: Pipeline, tasks: dict[str, str]) -> dict[str, list[str]]:
+    """Every node's ancestors, each after its own ancestors (ties by task name): their outputs
+    reach the node in this order, so where two write the same file the nearer one's copy stays,
+    as in Elyra, where a later node's upload replaces the object an earlier one wrote."""
+    parents = {n.id: [p for p in n.parents if p in tasks] for n in pipeline.nodes}
+    children: dict[str, list[str]] = {n.id: [] for n in pipeline.nodes}
+    for node_id, ids in parents.items():
+        for parent in ids:
+            children[parent].append(node_id)
+    waiting = {node_id: len(ids) for node_id, ids in parents.items()}
+    ready = [(tasks[i], i) for i, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        _, node_id = heapq.heappop(ready)
+        order.append(node_id)
+        for child in children[node_id]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                heapq.heappush(ready, (tasks[child], child))
     result: dict[str, list[str]] = {}
     for node_id in order:
         seen: set[str] = set()
@@ -179,6 +196,6 @@ def _ancestors(pipeline: Pipeline) -> dict[str, list[str]]:
             current = stack.pop()
             if current not in seen:
                 seen.add(current)
-                stack.extend(parents.get(current, ()))
+                stack.extend(parents[current])
         result[node_id] = [n for n in order if n in seen]
     return result

@@ -135,6 +135,32 @@ def test_inputs_from_parent_land_in_node_folder(s3: S3Server, tmp_path: Path) ->
     assert (tmp_path / "pod" / "nodes" / "data" / "in.csv").read_text() == "1,2,3\n"
 
 
+def test_the_nearer_ancestor_s_copy_of_a_file_is_the_one_left(s3: S3Server, tmp_path: Path) -> None:
+    """The compiler lists ancestors farthest first; the runtime says which copy it replaced."""
+    for task, text in (("z-prep", b"raw\n"), ("a-clean", b"raw->clean\n")):
+        base = f"t3qkfp-test/runs/{RUN_ID}/{task}"
+        put(s3, f"{base}/manifest.json", json.dumps({"files": ["data.csv"]}).encode())
+        put(s3, f"{base}/outputs/data.csv", text)
+    archive = make_archive({"report.py": b"print('REPORT SEES', open('data.csv').read().strip())\n"})
+    spec = spec_for(s3, archive, task="report", file="report.py", inputs_from=("z-prep", "a-clean"))
+    done = run_pod(spec, tmp_path / "pod", s3)
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "REPORT SEES raw->clean" in done.stdout
+    assert "input data.csv from node a-clean (11 bytes), replacing the one from node z-prep" in done.stdout
+
+
+def test_an_image_with_python_before_3_7_gets_a_clear_message(s3: S3Server, tmp_path: Path) -> None:
+    """The helper needs 3.7 (dataclasses, subprocess's capture_output); 3.6 images say so."""
+    archive = make_archive({"main.py": b"print('never runs')\n"})
+    spec = spec_for(s3, archive, task="old")
+    env = {"PATH": os.environ.get("PATH", ""), nodespec.NODE_ENV: spec.encode(), nodespec.RUN_ID_ENV: RUN_ID}
+    as_if_36 = "import sys\nsys.version_info = (3, 6, 15)\nsys.version = '3.6.15 (as if)'\n" + loader_text()
+    done = subprocess.run([sys.executable, "-c", as_if_36], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == "t3qkfp: node 'Label of old' failed: needs Python 3.7+, the image has 3.6.15"
+
+
 def test_missing_declared_output_fails_clearly(s3: S3Server, tmp_path: Path) -> None:
     archive = make_archive({"main.py": b"print('no outputs written')\n"})
     spec = spec_for(s3, archive, task="no-out", outputs=("result.csv",))

@@ -33,6 +33,7 @@ def s3(m,key,body=b""):
   raise E("%s: %s"%(o,w))
  except OSError as x:raise E("cannot reach object storage at %s: %s"%(e,getattr(x,"reason",x)))
 def main():
+ if sys.version_info<(3,7):sys.exit("t3qkfp: node %r failed: needs Python 3.7+, the image has %s"%(S["label"],sys.version.split()[0]))
  try:
   a=S["archive"];b=s3("GET",a["key"])
   if H(b)!=a["sha256"]:raise E("sha256 of %s differs from the compiled one"%a["key"])

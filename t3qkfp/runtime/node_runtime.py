@@ -118,7 +118,12 @@ class _Node:
         self.upload_outputs()
 
     def download_inputs(self) -> None:
-        """Each ancestor's manifest, then the files it lists, at the same relative paths."""
+        """Each ancestor's manifest, then the files it lists, at the same relative paths.
+
+        Ancestors come farthest first (the compiler orders them), so where two wrote the same
+        file the nearer one's copy is the one left, and the log says which was replaced.
+        """
+        written = {}
         for task in self.spec.get("inputs_from", []):
             raw = self.request("GET", self.task_key(task, "manifest.json"))
             try:
@@ -133,7 +138,9 @@ class _Node:
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 with open(target, "wb") as out:
                     out.write(data)
-                print(f"t3qkfp: input {rel} from node {task} ({len(data)} bytes)", flush=True)
+                replaced = f", replacing the one from node {written[rel]}" if rel in written else ""
+                written[rel] = task
+                print(f"t3qkfp: input {rel} from node {task} ({len(data)} bytes){replaced}", flush=True)
 
     def execute(self) -> None:
         path = os.path.join(self.root, self.file)
