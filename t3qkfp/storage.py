@@ -66,6 +66,9 @@ class StorageConfig:
     secret_key_key: str = DEFAULT_SECRET_KEY_KEY
     region: str = DEFAULT_REGION
 
+    def __post_init__(self) -> None:
+        self.check()  # so no StorageConfig a pod or minio could not use ever exists
+
     @classmethod
     def resolve(cls, *, endpoint: str | None = None, bucket: str | None = None,
                 prefix: str | None = None, secret: str | None = None,
@@ -92,14 +95,16 @@ class StorageConfig:
                          ("secret", secret)):
             if arg:
                 values[key] = arg
-        config = cls(**values)
-        config.check()
-        return config
+        return cls(**values)  # checked in __post_init__
 
     def check(self) -> None:
         """Refuse settings the pods could not use, before anything is compiled or uploaded."""
         if not self.endpoint.startswith(("http://", "https://")):
             raise UsageError(f"object storage endpoint {self.endpoint!r} must start with http:// or https://")
+        url = urlsplit(self.endpoint)
+        if not url.netloc or url.path.strip("/") or url.query or url.fragment:
+            raise UsageError(f"object storage endpoint {self.endpoint!r} must be scheme://host[:port] only: "
+                             "S3 clients cannot upload to an endpoint with a path; use the S3 API's own host and port")
         if not _BUCKET.fullmatch(self.bucket) or ".." in self.bucket:
             raise UsageError(f"object storage bucket {self.bucket!r} is not a valid bucket name "
                              "(3 to 63 lower-case letters, digits, '.' and '-')")
@@ -254,9 +259,10 @@ def _dependency_paths(node_dir: Path, pattern: str, recursive: bool) -> list[Pat
     """
     literal = node_dir / pattern
     if not glob.has_magic(pattern):
-        if literal.is_dir() and not literal.is_symlink():
+        # os.path, not Path: an over-long name is just "missing", not an OSError
+        if os.path.isdir(literal) and not os.path.islink(literal):
             return _folder_files(literal, recursive)
-        return [literal] if literal.exists() or literal.is_symlink() else []
+        return [literal] if os.path.lexists(literal) else []
     wanted = posixpath.normpath(pattern)
     take_all = wanted == "*"
     by_name = "/" not in wanted
