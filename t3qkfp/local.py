@@ -35,6 +35,7 @@ from typing import Any, Callable, Mapping, TextIO
 
 from . import nodespec
 from .errors import RunError, StorageError, UsageError, did_you_mean
+from .params import check_names
 from .storage import Credentials, StorageConfig
 
 LOCAL_BUCKET_PREFIX = "t3qkfp-local"
@@ -97,18 +98,19 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
     notebooks, logs, outputs) are copied to `results_dir` (default `<run folder>/results`;
     a given one must be new or empty) first.
     With a `storage` config the real endpoint is used with `credentials` (default: the
-    AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY env vars). Raises UsageError for unknown `params`
+    AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY env vars). Raises UsageError for unknown `params`,
+    values that do not fit an Integer/Float/Bool parameter
     or an unusable folder (before anything starts), RunError naming the first node that failed
     (after copying the results).
     """
     from .compiler import compile_pipeline
     from .elyra_reader import load
-    from .params import plan
+    from .params import check_overrides, plan
     from .storage import download_prefix, put_archives
 
-    # Unknown names fail before a server starts: the plan has the same names as the workflow.
-    names = {p.name for p in plan(load(pipeline_json, base_dir=base_dir), scope=scope).parameters}
-    _check_names(names, params)
+    # Unknown names and values that do not fit a typed parameter fail before a server starts,
+    # as `submit` refuses them: the plan has the same names and types as the workflow.
+    params = check_overrides(plan(load(pipeline_json, base_dir=base_dir), scope=scope), params)
     stream = out if out is not None else sys.stderr
     run_id = str(uuid.uuid4())
     # Folders are checked and claimed before the server starts, so a reused or unusable folder
@@ -307,7 +309,7 @@ def check_parameters(workflow: Mapping[str, Any], params: Mapping[str, Any] | No
     from .checks import argo_safe
 
     values = workflow_parameters(workflow)
-    _check_names(set(values), params)
+    check_names(set(values), params or {})
     for name, value in (params or {}).items():
         text = value if isinstance(value, str) else str(value)  # kfp.Client sends str(value)
         problem = argo_safe(text)
@@ -315,14 +317,6 @@ def check_parameters(workflow: Mapping[str, Any], params: Mapping[str, Any] | No
             raise UsageError(f"value of run parameter {name!r} {problem}")
         values[name] = text
     return values
-
-
-def _check_names(names: set[str], params: Mapping[str, Any] | None) -> None:
-    for name in params or {}:
-        if name not in names:
-            valid = ", ".join(sorted(names)) or "(none)"
-            raise UsageError(f"unknown run parameter {name!r}.{did_you_mean(name, names)} "
-                             f"Valid run parameters: {valid}")
 
 
 def substitute(text: str, mapping: Mapping[str, str]) -> str:

@@ -13,10 +13,10 @@ import logging
 import math
 import re
 from dataclasses import dataclass
-from typing import Iterator, Literal
+from typing import Any, Iterable, Iterator, Literal, Mapping
 
 from . import naming
-from .errors import Location, PipelineError, Problem, UsageError
+from .errors import Location, PipelineError, Problem, UsageError, did_you_mean
 from .model import ParamType, Pipeline
 
 Scope = Literal["auto", "node", "pipeline"]
@@ -26,6 +26,11 @@ SCOPES = ("auto", "node", "pipeline")
 MAX_PARAMETER_BYTES = 10_000
 logger = logging.getLogger("t3qkfp")
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
+# What an override may say for a typed parameter (what KFP's typed inputs accept): plain decimal
+# text only, no spaces, no '_' digit separators, no inf/nan (Python's int()/float() take all).
+_OVERRIDE_BOOL = {"true": True, "false": False}
+_OVERRIDE_INTEGER = re.compile(r"[-+]?[0-9]+")
+_OVERRIDE_FLOAT = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -282,3 +287,68 @@ def _size(pipeline: Pipeline, result: ParameterPlan, labels: dict[str, str]) -> 
                     message=f"the run parameters take {size} bytes, more than the {MAX_PARAMETER_BYTES} "
                             f"the KFP 1.2 API server accepts; biggest: {listed}",
                     hint="shorten long defaults, or give nodes the same defaults so they share parameters")]
+
+
+def check_names(names: set[str], given: Iterable[str]) -> None:
+    """UsageError for the first name that is not a run parameter, with the likely one and all."""
+    for name in given:
+        if name not in names:
+            valid = ", ".join(sorted(names)) or "(none)"
+            raise UsageError(f"unknown run parameter {name!r}.{did_you_mean(name, names)} "
+                             f"Valid run parameters: {valid}")
+
+
+def check_overrides(plan: ParameterPlan, params: Mapping[str, Any] | None) -> dict[str, str]:
+    """Overrides as the exact strings to send, checked against the plan; UsageError otherwise.
+
+    An unknown name lists the valid ones; a value that does not fit an Integer/Float/Bool
+    parameter names the parameter and its type. Python bools become the spelling of the
+    parameter's default ("True"/"true"), so code comparing the env var keeps working.
+    """
+    if not params:
+        return {}
+    if not isinstance(params, Mapping):
+        raise UsageError(f"run parameters must be a mapping of name to value such as "
+                         f"{{'EPOCHS': 3}}, not {type(params).__name__}")
+    known = {p.name: p for p in plan.parameters}
+    result: dict[str, str] = {}
+    for name, value in params.items():
+        if not isinstance(name, str):
+            raise UsageError(f"run parameter names must be str, not {type(name).__name__} ({name!r})")
+        check_names(set(known), [name])
+        param = known[name]
+        result[name] = _fit(param, value)
+    return result
+
+
+def _fit(param: RunParameter, value: Any) -> str:
+    kind = ParamType(param.type)
+    type_name = kind.value
+
+    def bad(why: str = "") -> UsageError:
+        return UsageError(f"run parameter {param.name!r} is {type_name}: {value!r} does not fit{why}")
+
+    if isinstance(value, bool):
+        if kind is ParamType.BOOL:
+            default = str(param.default)
+            return str(value).lower() if default.islower() else str(value)
+        if kind is not ParamType.STRING:
+            raise bad()
+        return str(value)
+    if isinstance(value, (int, float)):
+        text = repr(value) if isinstance(value, float) else str(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        raise UsageError(f"run parameter {param.name!r}: values must be str, int, float or bool, "
+                         f"not {type(value).__name__}")
+    if kind is ParamType.INTEGER and not _OVERRIDE_INTEGER.fullmatch(text):
+        raise bad(" (expected a whole number such as 42)")
+    if kind is ParamType.FLOAT:
+        if not _OVERRIDE_FLOAT.fullmatch(text):
+            raise bad(" (expected a number such as 0.5 or 1e-3)")
+        if not math.isfinite(float(text)):
+            raise bad(" (expected a finite number)")
+    if kind is ParamType.BOOL and text.lower() not in _OVERRIDE_BOOL:
+        raise bad(" (expected true or false)")
+    return text

@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
-from .errors import SubmitError, SubmittedRunError, UsageError, did_you_mean
-from .model import ParamType
+from .errors import SubmitError, SubmittedRunError, UsageError
+from .params import check_overrides
 
 log = logging.getLogger("t3qkfp")
 
@@ -59,10 +59,6 @@ ENV_USERNAME = "T3QKFP_KFP_USERNAME"
 ENV_PASSWORD = "T3QKFP_KFP_PASSWORD"
 ENV_NAMESPACE = "T3QKFP_KFP_NAMESPACE"
 
-_BOOL_TEXT = {"true": True, "false": False}
-_INTEGER = re.compile(r"[-+]?[0-9]+")
-# Plain decimal text only: no spaces, no '_' digit separators, no inf/nan (Python's float() takes all).
-_FLOAT = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
 _LOGIN_LOCATION = re.compile(r"dex|auth|login|oauth|sign", re.I)
 _CRON_FIELD = re.compile(r"(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?"
                          r"(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*")
@@ -196,65 +192,6 @@ class SubmitResult:
 
 
 # ---- parameters ----------------------------------------------------------------------------
-def check_overrides(plan: Any, params: Mapping[str, Any] | None) -> dict[str, str]:
-    """Overrides as the exact strings to send, checked against the plan; UsageError otherwise.
-
-    An unknown name lists the valid ones; a value that does not fit an Integer/Float/Bool
-    parameter names the parameter and its type. Python bools become the spelling of the
-    parameter's default ("True"/"true"), so code comparing the env var keeps working.
-    """
-    if not params:
-        return {}
-    if not isinstance(params, Mapping):
-        raise UsageError(f"run parameters must be a mapping of name to value such as "
-                         f"{{'EPOCHS': 3}}, not {type(params).__name__}")
-    known = {p.name: p for p in plan.parameters}
-    result: dict[str, str] = {}
-    for name, value in params.items():
-        if not isinstance(name, str):
-            raise UsageError(f"run parameter names must be str, not {type(name).__name__} ({name!r})")
-        if name not in known:
-            valid = ", ".join(sorted(known)) or "(none)"
-            raise UsageError(f"unknown run parameter {name!r}.{did_you_mean(name, known)} "
-                             f"Valid names: {valid}")
-        param = known[name]
-        result[name] = _fit(param, value)
-    return result
-
-
-def _fit(param: Any, value: Any) -> str:
-    kind = ParamType(param.type)
-    type_name = kind.value
-
-    def bad(why: str = "") -> UsageError:
-        return UsageError(f"run parameter {param.name!r} is {type_name}: {value!r} does not fit{why}")
-
-    if isinstance(value, bool):
-        if kind is ParamType.BOOL:
-            default = str(param.default)
-            return str(value).lower() if default.islower() else str(value)
-        if kind is not ParamType.STRING:
-            raise bad()
-        return str(value)
-    if isinstance(value, (int, float)):
-        text = repr(value) if isinstance(value, float) else str(value)
-    elif isinstance(value, str):
-        text = value
-    else:
-        raise UsageError(f"run parameter {param.name!r}: values must be str, int, float or bool, "
-                         f"not {type(value).__name__}")
-    if kind is ParamType.INTEGER and not _INTEGER.fullmatch(text):
-        raise bad(" (expected a whole number such as 42)")
-    if kind is ParamType.FLOAT:
-        if not _FLOAT.fullmatch(text):
-            raise bad(" (expected a number such as 0.5 or 1e-3)")
-        if not math.isfinite(float(text)):
-            raise bad(" (expected a finite number)")
-    if kind is ParamType.BOOL and text.lower() not in _BOOL_TEXT:
-        raise bad(" (expected true or false)")
-    return text
-
-
 def kfp_cron(expr: str) -> str:
     """A cron expression in the form KFP 1.2 reads (robfig/cron v1: seconds first), or UsageError.
 

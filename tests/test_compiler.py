@@ -1,6 +1,7 @@
 """compile(): input forms, determinism, package formats, atomic writes, names kfp keeps unchanged."""
 from __future__ import annotations
 
+import base64
 import copy
 import io
 import json
@@ -223,3 +224,29 @@ def test_a_hashed_task_name_never_takes_the_pipeline_name(tmp_path):
     assert workflow["spec"]["entrypoint"] == name
     tasks = [t["name"] for t in workflow["spec"]["templates"] if "container" in t]
     assert len(set(tasks)) == 2 and name not in tasks
+
+
+def test_ancestors_reach_a_node_farthest_first_so_the_nearer_copy_of_a_file_stays(tmp_path):
+    """Z prep -> A clean -> Report, both writing data.csv: Report must see A clean's, whatever the names."""
+    from t3qkfp import nodespec
+
+    (tmp_path / "a.py").write_text("print('a')\n")
+    nodes = []
+    for node_id, label, parent, outputs in (("z", "Z prep", None, ["data.csv"]), ("a", "A clean", "z", ["data.csv"]),
+                                            ("s", "Side", None, ["side.csv"]), ("r", "Report", "a", [])):
+        links = [{"id": f"l-{node_id}", "node_id_ref": parent, "port_id_ref": "outPort"}] if parent else []
+        nodes.append({"id": node_id, "type": "execution_node", "op": "execute-python-node",
+                      "inputs": [{"id": "inPort", "links": links + ([{"id": "l-s", "node_id_ref": "s"}]
+                                                                    if node_id == "a" else [])}],
+                      "app_data": {"label": label, "component_parameters": {
+                          "filename": "a.py", "runtime_image": "python:3.11", "outputs": outputs}}})
+    document = {"doc_type": "pipeline", "version": "3.0", "id": "d", "primary_pipeline": "p", "pipelines": [{
+        "id": "p", "app_data": {"version": 8, "properties": {"name": "chain"}}, "nodes": nodes}]}
+    workflow = t3qkfp.compile(document, base_dir=tmp_path, storage=STORAGE, deterministic=True)
+    specs = {}
+    for template in workflow["spec"]["templates"]:
+        for env in template.get("container", {}).get("env", []):
+            if env["name"] == nodespec.NODE_ENV:
+                specs[template["name"]] = json.loads(base64.b64decode(env["value"]))
+    assert specs["report"]["inputs_from"] == ["side", "z-prep", "a-clean"]
+    assert specs["a-clean"]["inputs_from"] == ["side", "z-prep"]

@@ -69,3 +69,11 @@ def test_parse_params() -> None:
         parse_params(("A",))
     with pytest.raises(UsageError, match="given twice"):
         parse_params(("A=1", "A=2"))
+
+
+def test_run_refuses_a_value_that_does_not_fit_a_typed_parameter_before_starting() -> None:
+    """As `submit` does: the same check, so a green local run means the same overrides work on KFP."""
+    result = CliRunner().invoke(run, [THREE, "--local", "-p", "COUNT=a\nb"])
+    assert result.exit_code == 2
+    assert "run parameter 'COUNT' is Integer: 'a\\nb' does not fit" in result.stderr
+    assert "storage" not in result.stderr.lower()  # refused before any server was started
