@@ -508,13 +508,10 @@ def view(source: Any, plan: "ParameterPlan | None" = None, *, scope: str = "auto
 
     Use it for a plan you made yourself (`view(pipeline, t3qkfp.plan(pipeline, scope="node"))`).
     """
-    from .model import Pipeline
-
     if hasattr(source, "pipeline") and hasattr(source, "plan") and plan is None:
         return PipelineView(pipeline=source.pipeline, plan=source.plan)  # a Compiled result
-    if not isinstance(source, Pipeline):
-        from .elyra_reader import load
-        source = load(source)
+    from .elyra_reader import load
+    source = load(source)  # a loaded model comes back as it is
     return PipelineView(pipeline=source, plan=_require_plan(source, plan, scope))
 
 

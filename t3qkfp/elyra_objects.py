@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .errors import PipelineError, T3qkfpError, UsageError
+from .errors import UsageError
 from .storage import Credentials, StorageConfig
 
 log = logging.getLogger("t3qkfp")
@@ -140,26 +140,6 @@ def pipeline_file_name(root: Path, file: Path | None, *, source: str | None,
     if source:
         return source
     return f"{pipeline_name}.pipeline" if pipeline_name else "<Elyra pipeline>"
-
-
-READER_DICT_SOURCE = "<dict>"  # what elyra_reader calls a pipeline it was handed as a dict
-
-
-def with_source_name(error: T3qkfpError, name: str) -> T3qkfpError:
-    """`error` with the pipeline file named `name` where the reader wrote `<dict>`; else `error`.
-
-    Only a PipelineError carries file locations (its Problems); the copy keeps the original's
-    traceback and cause, so logs still show where it was raised.
-    """
-    if not isinstance(error, PipelineError) or not any(
-            p.location.file == READER_DICT_SOURCE for p in error.problems):
-        return error
-    problems = [replace(p, location=replace(p.location, file=name))
-                if p.location.file == READER_DICT_SOURCE else p for p in error.problems]
-    renamed = type(error)(problems) if type(error).__init__ is PipelineError.__init__ else PipelineError(problems)
-    renamed.__cause__, renamed.__context__ = error.__cause__, error.__context__
-    renamed.__suppress_context__ = error.__suppress_context__
-    return renamed.with_traceback(error.__traceback__)
 
 
 def _absolute(root: Path, filename: Any) -> str:

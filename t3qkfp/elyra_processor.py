@@ -38,7 +38,8 @@ except ImportError as exc:  # Elyra 3.x renamed the base class; 1.x had no plug-
         "t3qkfp's Elyra adapter needs Elyra 2.x (elyra.pipeline.processor.RuntimePipelineProcess); "
         f"{exc}. Install it with scripts/setup-elyra-env.sh") from exc
 
-from .elyra_objects import RuntimeOptions, from_elyra_pipeline, runtime_options, with_source_name
+from .elyra_objects import RuntimeOptions, from_elyra_pipeline, runtime_options
+from .elyra_reader import load
 from .errors import InternalError, T3qkfpError, UsageError
 
 PROCESSOR_TYPE = "kfp"                     # Elyra 2.x's runtime type (schema `kfp`)
@@ -76,23 +77,15 @@ class ElyraAdapterError(RuntimeError, T3qkfpError):
         return str(self.args[0])
 
 
-class _FileName:
-    """Filled in once the pipeline's saved file is known, for the messages of errors raised after."""
-
-    name: str | None = None
-
-
 @contextmanager
-def _for_elyra(heading: str) -> Iterator[_FileName]:
-    """Re-raise t3qkfp's errors (not InternalError) as ElyraAdapterError, naming the pipeline file."""
-    file = _FileName()
+def _for_elyra(heading: str) -> Iterator[None]:
+    """Re-raise t3qkfp's errors (not InternalError, a bug) as ElyraAdapterError."""
     try:
-        yield file
+        yield
     except InternalError:
         raise
     except T3qkfpError as exc:
-        error = with_source_name(exc, file.name) if file.name else exc
-        raise ElyraAdapterError(error.format_message(), heading=heading, error=error) from error
+        raise ElyraAdapterError(exc.format_message(), heading=heading, error=exc) from exc
 
 
 class T3qkfpProcessorResponse(PipelineProcessorResponse):
@@ -176,26 +169,27 @@ class T3qkfpProcessor(RuntimePipelineProcess):
         change them in the KFP dashboard for the next run. Experiment: the pipeline name in
         lower case, as Elyra 2.x names it.
         """
-        with _for_elyra(f"t3qkfp did not run pipeline {pipeline.name!r}") as file:
-            return self._process(pipeline, file)
+        with _for_elyra(f"t3qkfp did not run pipeline {pipeline.name!r}"):
+            return self._process(pipeline)
 
-    def _process(self, pipeline: Any, file: _FileName) -> T3qkfpProcessorResponse:
+    def _process(self, pipeline: Any) -> T3qkfpProcessorResponse:
         from . import storage
         from .submit import KfpAuth, submit
 
         options = self._options(pipeline)
         source = from_elyra_pipeline(pipeline, root_dir=self.root_dir)
-        file.name = source.name
+        # Loaded once, named after the saved file, so every problem names it rather than a dict.
+        model = load(source.document, base_dir=source.base_dir, source=source.name)
         progress = _LogLines(self.log)
-        storage.upload(source.document, config=options.storage, base_dir=source.base_dir,
+        storage.upload(model, config=options.storage,
                        credentials=options.upload_credentials, create_bucket=True, progress=progress)
         progress.flush()
         auth = (KfpAuth(username=options.username, password=options.password,
                         origin=f"Elyra runtime configuration {options.name!r}")
                 if options.username else None)
-        result = submit(source.document, host=options.host, pipeline_name=pipeline.name,
+        result = submit(model, host=options.host, pipeline_name=pipeline.name,
                         experiment=pipeline.name.lower(), namespace=options.namespace, auth=auth,
-                        storage=options.storage, base_dir=source.base_dir, upload_files=False,
+                        storage=options.storage, upload_files=False,
                         on_status=lambda line: self.log.info("t3qkfp: %s", line))
         run_prefix = options.storage.key("runs", result.run_id or "")
         return T3qkfpProcessorResponse(run_url=result.run_url, object_storage_url=options.storage.endpoint,
@@ -207,11 +201,10 @@ class T3qkfpProcessor(RuntimePipelineProcess):
 
         Nothing is uploaded: `t3qkfp upload` or a run from Elyra puts the node archives in place.
         """
-        with _for_elyra(f"t3qkfp did not export pipeline {pipeline.name!r}") as file:
-            return self._export(pipeline, pipeline_export_format, pipeline_export_path, overwrite, file)
+        with _for_elyra(f"t3qkfp did not export pipeline {pipeline.name!r}"):
+            return self._export(pipeline, pipeline_export_format, pipeline_export_path, overwrite)
 
-    def _export(self, pipeline: Any, fmt: str, pipeline_export_path: str, overwrite: bool,
-                file: _FileName) -> str:
+    def _export(self, pipeline: Any, fmt: str, pipeline_export_path: str, overwrite: bool) -> str:
         from .compiler import compile_pipeline
 
         if fmt == "py":
@@ -231,9 +224,8 @@ class T3qkfpProcessor(RuntimePipelineProcess):
         options = self._options(pipeline)
         source = from_elyra_pipeline(pipeline, root_dir=self.root_dir,
                                      likely_files=[_saved_file_beside(pipeline, target, fmt)])
-        file.name = source.name
-        compiled = compile_pipeline(source.document, base_dir=source.base_dir, storage=options.storage,
-                                    deterministic=True)
+        model = load(source.document, base_dir=source.base_dir, source=source.name)
+        compiled = compile_pipeline(model, storage=options.storage, deterministic=True)
         compiled.write(target)
         self.log.info("t3qkfp: exported %r to %s (%d run parameters)", pipeline.name, target,
                       len(compiled.workflow.get("spec", {}).get("arguments", {}).get("parameters", [])))

@@ -41,14 +41,20 @@ class _JsonProblem(ValueError):
     """Raised inside the strict JSON hooks; turned into a Problem by _parse_json."""
 
 
-def load(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None) -> Pipeline:
+def load(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None,
+         source: str | None = None) -> Pipeline:
     """Read and validate a pipeline: a path, JSON text, bytes or an already-parsed dict.
 
+    A Pipeline that load() made is returned as it is, so callers can load once and hand the
+    model on. `source` names a pipeline given as text, bytes or a dict in every problem (Elyra
+    hands over a dict but the user knows the .pipeline file); a path names itself.
     Raises PipelineError listing every problem found (reading and checks together).
     """
     from .checks import check
 
-    pipeline, problems = read(pipeline_json, base_dir=base_dir)
+    if isinstance(pipeline_json, Pipeline):
+        return pipeline_json
+    pipeline, problems = read(pipeline_json, base_dir=base_dir, source=source)
     if pipeline is not None:
         problems = [*problems, *check(pipeline)]
     if problems:
@@ -64,31 +70,33 @@ def in_file_order(problems: list[Problem], pipeline: Pipeline | None) -> list[Pr
                   else order.get(p.location.node_id, len(order)))
 
 
-def read(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None
-         ) -> tuple[Pipeline | None, list[Problem]]:
+def read(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None,
+         source: str | None = None) -> tuple[Pipeline | None, list[Problem]]:
     """The model and the problems met while reading; the model is None when the file is unusable."""
-    source, document, problems, default_base = _document(pipeline_json)
+    named, document, problems, default_base = _document(pipeline_json, source)
     if document is None:
         return None, problems
     base = Path(base_dir) if base_dir is not None else default_base
-    reader = _Reader(source=source, base_dir=base)
+    reader = _Reader(source=named, base_dir=base)
     pipeline = reader.pipeline(document)
     return pipeline, problems + reader.problems
 
 
-def _document(pipeline_json: Any) -> tuple[str, Any, list[Problem], Path]:
+def _document(pipeline_json: Any, name: str | None = None) -> tuple[str, Any, list[Problem], Path]:
     """Turn the accepted input forms into (source name, parsed JSON, problems, default base dir)."""
     cwd = Path.cwd()
     if isinstance(pipeline_json, Mapping):
-        return "<dict>", dict(pipeline_json), [], cwd
+        return name or "<dict>", dict(pipeline_json), [], cwd
     if isinstance(pipeline_json, (bytes, bytearray)):
+        name = name or "<bytes>"
         try:
             text = bytes(pipeline_json).decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            return "<bytes>", None, [_file_problem("<bytes>", f"not UTF-8 text: {exc}")], cwd
-        return ("<bytes>", *_parse_json("<bytes>", text), cwd)
+            return name, None, [_file_problem(name, f"not UTF-8 text: {exc}")], cwd
+        return (name, *_parse_json(name, text), cwd)
     if isinstance(pipeline_json, str) and pipeline_json.lstrip().startswith(("{", "[")):
-        return ("<string>", *_parse_json("<string>", pipeline_json), cwd)
+        name = name or "<string>"
+        return (name, *_parse_json(name, pipeline_json), cwd)
     if isinstance(pipeline_json, (str, os.PathLike)):
         path = Path(pipeline_json)
         source = str(path)

@@ -514,10 +514,8 @@ def put_archives(archives: list[tuple[Node, Archive]], *, config: StorageConfig,
 
 
 def _pipeline(pipeline_json_or_model: Any, base_dir: str | os.PathLike[str] | None) -> Pipeline:
-    if isinstance(pipeline_json_or_model, Pipeline):
-        return pipeline_json_or_model
     from .elyra_reader import load
-    return load(pipeline_json_or_model, base_dir=base_dir)
+    return load(pipeline_json_or_model, base_dir=base_dir)  # a loaded model comes back as it is
 
 
 def _size(n: int) -> str:

@@ -507,15 +507,14 @@ def test_export_finds_the_saved_file_beside_the_export_path(workspace, caplog):
     assert source.file == workspace / beside  # the other file holds other nodes: searched instead
 
 
-def test_internal_errors_and_non_pipeline_errors_keep_their_form():
-    """Only a PipelineError carries file locations; others come back unchanged."""
-    from t3qkfp.elyra_objects import with_source_name
-    from t3qkfp.errors import Location, Problem
-
-    storage_error = StorageError("cannot reach the object storage endpoint http://x")
-    assert with_source_name(storage_error, "a.pipeline") is storage_error
-    named = PipelineError([Problem(location=Location(file="other.pipeline"), message="m")])
-    assert with_source_name(named, "a.pipeline") is named
-    renamed = with_source_name(PipelineError([
-        Problem(location=Location(file="<dict>", node_id="n", node_label="L"), message="m")]), "a.pipeline")
-    assert str(renamed) == "1 problem found:\na.pipeline: node 'L' (n): m"
+@pytest.mark.parametrize("form", ["dict", "bytes", "text"])
+def test_a_pipeline_handed_over_in_memory_is_named_after_its_file(form, tmp_path):
+    """Elyra hands the adapter a dict; load(source=...) names the .pipeline file in every problem."""
+    document = json.loads((ROOT / "examples" / "churn" / "churn.pipeline").read_text())
+    document["pipelines"][0]["nodes"][0]["app_data"]["component_parameters"]["filename"] = "gone.ipynb"
+    given = {"dict": document, "bytes": json.dumps(document).encode(), "text": json.dumps(document)}[form]
+    with pytest.raises(PipelineError) as info:
+        t3qkfp.load(given, base_dir=ROOT / "examples" / "churn", source="projects/churn.pipeline")
+    assert {p.location.file for p in info.value.problems} == {"projects/churn.pipeline"}
+    model = t3qkfp.load(ROOT / "examples" / "churn" / "churn.pipeline")
+    assert t3qkfp.load(model, source="ignored.pipeline") is model  # a loaded model is handed on as it is
