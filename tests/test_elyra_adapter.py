@@ -21,7 +21,7 @@ import pytest
 
 import t3qkfp
 from t3qkfp.elyra_objects import from_elyra_pipeline, runtime_options
-from t3qkfp.errors import PipelineError, StorageError, T3qkfpError, UsageError
+from t3qkfp.errors import PipelineError, T3qkfpError, UsageError
 from t3qkfp.storage import StorageConfig
 
 ROOT = Path(__file__).resolve().parent.parent
