@@ -32,12 +32,11 @@ RESERVED_ENV = frozenset({"PATH", "HOME", "BASH_ENV", "ENV", "PYTHONPATH", "PYTH
 RESERVED_ENV_PREFIXES = ("LD_", "AWS_", "MINIO_", "PIP_", "T3QKFP_", "PYTHONWARN", "DYLD_",
                          "R_PROFILE", "R_ENVIRON", "R_LIBS")  # R nodes read these at start-up
 PROXY = re.compile(r"(?i)[a-z]*_proxy")
-# Words that make an env name a credential: its value would be shown to everyone as a run
-# parameter. Matched on whole words (HF_TOKEN, dbPassword) so MAX_TOKENS or TOKENIZER pass;
-# the unambiguous ones also inside a word (PGPASSWORD, MYSQL_PWD is a whole word already).
-CREDENTIAL_WORDS = frozenset({"password", "passwd", "pwd", "secret", "apikey", "credential",
-                              "credentials", "passphrase"})
+# What makes an env name a credential: its value would be shown to everyone as a run parameter.
+# Unambiguous fragments anywhere in the name (PGPASSWORD, dbPassword, CLIENT_SECRET); short or
+# ambiguous ones only as whole words (MYSQL_PWD, HF_TOKEN), so MAX_TOKENS or TOKENIZER pass.
 CREDENTIAL_INSIDE = re.compile(r"(?i)passw(or)?d|secret(?!ar)|credential|passphrase|apikey")
+CREDENTIAL_WORDS = frozenset({"pwd"})
 TOKEN_COUNTERS = frozenset({"max", "min", "num", "n", "total", "count", "per", "eos", "bos", "pad", "unk",
                             "sep", "cls", "mask", "start", "end", "special"})
 CREDENTIAL_PAIRS = frozenset({("api", "key"), ("access", "key"), ("secret", "key"), ("private", "key"),
@@ -231,7 +230,8 @@ def _qualified_name(key: str) -> bool:
 
 
 def looks_like_credential(name: str) -> bool:
-    """True when a word of the name (split at '_' and camelCase) says it holds a secret."""
+    """True when the name says it holds a secret: a CREDENTIAL_INSIDE fragment anywhere, or a
+    credential word or word pair (split at '_' and camelCase)."""
     if CREDENTIAL_INSIDE.search(name):
         return True
     words = [w.lower() for w in re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name)]

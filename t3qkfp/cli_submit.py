@@ -55,11 +55,8 @@ def submit(pipeline_file: str, host: str, params: tuple[str, ...], experiment: s
     --cookie or --username/--password, else the T3QKFP_KFP_TOKEN / _COOKIE / _USERNAME /
     _PASSWORD env vars.
     """
-    from .errors import UsageError
     from .submit import KfpAuth, SubmitResult, submit as submit_pipeline
 
-    if timeout is not None and not wait:
-        raise UsageError("--timeout needs --wait (it limits how long the run is followed)")
     overrides = parse_params(params)
     storage = storage_from_options(options)
     auth = KfpAuth.resolve(token=token, cookie=cookie, username=username, password=password)

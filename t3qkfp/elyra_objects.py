@@ -15,7 +15,7 @@ Two things Elyra's parser loses, recovered here:
 * The pipeline's folder. Elyra's editor rewrites node filenames relative to the Jupyter root
   before sending (PipelineEditorWidget.tsx `setNodePathsRelativeToWorkspace`) and sends only
   the file's basename as `source`; its CLI makes them absolute and sends no source. t3qkfp's
-  archives and node specs are relative to the pipeline's folder, so `locate_pipeline_dir`
+  archives and node specs are relative to the pipeline's folder, so `locate_pipeline_file`
   finds the saved .pipeline file among the folders above the node files whose nodes carry the
   same ids (Elyra's node ids are UUIDs), and falls back to the node files' common folder.
 * The node label. `Operation.name` strips the extension when the label equals the file's
@@ -189,16 +189,6 @@ def _label(op: Any) -> str:
     if raw == op.filename or raw == os.path.basename(op.filename or ""):
         return ""
     return raw
-
-
-def locate_pipeline_dir(files: Mapping[str, str], *, source: str | None,
-                        node_ids: Iterable[str]) -> tuple[Path, bool]:
-    """The folder of the saved .pipeline file holding these node ids, searched above the node files.
-
-    Returns (folder, True) when found; else (the node files' common folder, False), logged.
-    """
-    found = locate_pipeline_file(files, source=source, node_ids=node_ids)
-    return (found.parent, True) if found is not None else _common_folder(files, source)
 
 
 def locate_pipeline_file(files: Mapping[str, str], *, source: str | None, node_ids: Iterable[str],

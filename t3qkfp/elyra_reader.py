@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import Location, PipelineError, Problem, shown
+from .errors import Location, PipelineError, Problem, UsageError, shown
 from .model import (ElyraParameter, EnvSetting, Kubernetes, Node, NodeKind, ParamType, Pipeline,
                     Resources, SecretEnv, Toleration, Volume)
 
@@ -45,14 +45,21 @@ def load(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None,
          source: str | None = None) -> Pipeline:
     """Read and validate a pipeline: a path, JSON text, bytes or an already-parsed dict.
 
-    A Pipeline that load() made is returned as it is, so callers can load once and hand the
-    model on. `source` names a pipeline given as text, bytes or a dict in every problem (Elyra
-    hands over a dict but the user knows the .pipeline file); a path names itself.
+    A Pipeline model is checked again (it may have been changed in Python) and returned as it
+    is, so callers can load once and hand the model on; it already knows its folder and name.
+    `source` names a pipeline given as text, bytes or a dict in every problem (Elyra hands over
+    a dict but the user knows the .pipeline file); a path names itself.
     Raises PipelineError listing every problem found (reading and checks together).
     """
     from .checks import check
 
     if isinstance(pipeline_json, Pipeline):
+        if base_dir is not None or source is not None:
+            raise UsageError("base_dir and source apply to pipeline files and JSON, not to a loaded "
+                             "Pipeline (it keeps its own folder and name)")
+        problems = check(pipeline_json)
+        if problems:
+            raise PipelineError(in_file_order(problems, pipeline_json))
         return pipeline_json
     pipeline, problems = read(pipeline_json, base_dir=base_dir, source=source)
     if pipeline is not None:

@@ -151,6 +151,7 @@ def _secret_env(k8s: Any, name: str, secret: str, key: str) -> Any:
 def cpu_quantity(cores: float) -> str:
     """A cpu quantity: '2' rather than '2.0', '0.5' as written, and millicores (rounded up)
     where a decimal would need an exponent — kfp accepts '1e-05', Kubernetes reads it otherwise."""
+    cores = float(cores)  # a model built in Python may hold an int (int.is_integer is 3.12+)
     if cores.is_integer():
         return str(int(cores))
     text = repr(cores)
@@ -160,7 +161,7 @@ def cpu_quantity(cores: float) -> str:
 def memory_quantity(gigabytes: float) -> str:
     """Elyra's memory sizes are in G (10^9 bytes); kfp 1.2 accepts only a whole number before
     the unit, so 1.5 becomes '1500M': the largest unit that keeps it whole, else bytes rounded up."""
-    amount = Decimal(repr(gigabytes))
+    amount = Decimal(repr(float(gigabytes)))
     for unit in ("G", "M", "K"):
         if amount == amount.to_integral_value():
             return f"{int(amount)}{unit}"

@@ -110,36 +110,48 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
 
     # Unknown names and values that do not fit a typed parameter fail before a server starts,
     # as `submit` refuses them: the plan has the same names and types as the workflow.
-    params = check_overrides(plan(load(pipeline_json, base_dir=base_dir), scope=scope), params)
+    pipeline = load(pipeline_json, base_dir=base_dir)  # once: compiled below from the same model
+    params = check_overrides(plan(pipeline, scope=scope), params)
     stream = out if out is not None else sys.stderr
     run_id = str(uuid.uuid4())
     # Folders are checked and claimed before the server starts, so a reused or unusable folder
     # is one clear error, not a failure in a node's thread after the uploads.
-    results = _fresh_results_dir(results_dir, workdir)
+    given_results = _fresh_results_dir(results_dir, workdir)
+    claimed = [given_results] if given_results is not None and not given_results.exists() else []
     work = _new_run_folder(workdir, run_id)
-    if results is None:
-        results = work / "results"
-    with _ObjectStorage(storage, credentials, stream) as (config, creds, local):
-        try:
-            compiled = compile_pipeline(pipeline_json, base_dir=base_dir, scope=scope, storage=config)
+    claimed.insert(0, work)
+    results = given_results if given_results is not None else work / "results"
+    started = False
+    try:
+        if given_results is not None:
+            try:
+                given_results.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UsageError(f"results folder {str(given_results)!r} cannot be used: "
+                                 f"{exc.strerror or exc}") from None
+        with _ObjectStorage(storage, credentials, stream) as (config, creds, local):
+            compiled = compile_pipeline(pipeline, scope=scope, storage=config)
             check_parameters(compiled.workflow, params)
             put_archives([(compiled.pipeline.node(node_id), archive)
                           for node_id, archive in compiled.archives.items()],
                          config=config, credentials=creds, create_bucket=create_bucket or local,
                          progress=stream)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                work.rmdir()  # still empty: a run that never started leaves no folder behind
-            raise
-        failure: RunError | None = None
-        try:
-            run = run_workflow(compiled.workflow, params=params, credentials=creds, workdir=work,
-                               run_id=run_id, max_parallel=max_parallel, out=stream)
-        except RunError as exc:
-            failure = exc
-            run = None
-        copied = download_prefix(config, creds, config.key("runs", run_id), results)
-        _say(stream, f"{len(copied)} result file(s) of run {run_id} copied to {results}")
+            started = True
+            failure: RunError | None = None
+            try:
+                run = run_workflow(compiled.workflow, params=params, credentials=creds, workdir=work,
+                                   run_id=run_id, max_parallel=max_parallel, out=stream)
+            except RunError as exc:
+                failure = exc
+                run = None
+            copied = download_prefix(config, creds, config.key("runs", run_id), results)
+            _say(stream, f"{len(copied)} result file(s) of run {run_id} copied to {results}")
+    except BaseException:
+        if not started:  # still empty: a run that never started leaves no folder behind
+            for folder in claimed:
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+        raise
     if failure is not None:
         raise RunError(f"{failure}\nfiles of the run (executed notebooks, logs, outputs): {results}")
     assert run is not None
@@ -178,10 +190,19 @@ def _fresh_results_dir(results_dir: str | os.PathLike[str] | None,
         if results.exists() and any(results.iterdir()):
             raise UsageError(f"results folder {str(results)!r} already holds files; choose another "
                              "--results or remove it")
-        results.mkdir(parents=True, exist_ok=True)
+        if not results.exists() and not os.access(_nearest_existing(results), os.W_OK):
+            raise UsageError(f"results folder {str(results)!r} cannot be created: no permission")
     except OSError as exc:
         raise UsageError(f"results folder {str(results)!r} cannot be used: {exc.strerror or exc}") from exc
     return results
+
+
+def _nearest_existing(path: Path) -> Path:
+    """The closest folder above `path` (or `path` itself) that exists."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path("/")
 
 
 class _ObjectStorage:

@@ -23,8 +23,8 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 # Run-parameter names: kfp's PipelineParam wants a leading letter (dsl/_pipeline_param.py), Argo
 # allows [-a-zA-Z0-9_] (validate.go), and kfp.Client renames anything that is not a fixed point of
 # sanitize_k8s_name(name, True) ([^-_0-9A-Za-z]+ -> '-'), so the server would not recognise it.
-PARAM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,127}")
 PARAM_NAME_MAX = 128
+PARAM_NAME = re.compile(rf"[A-Za-z][A-Za-z0-9_]{{0,{PARAM_NAME_MAX - 1}}}")
 
 
 def short_hash(text: str, length: int = 6) -> str:

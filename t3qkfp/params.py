@@ -125,8 +125,7 @@ def infer_type(default: str) -> ParamType:
     """
     if _INTEGER.fullmatch(default):
         # '-0' would come back as '0'; beyond 64 bits a typed client cannot hold the number.
-        in_range = len(default) <= 20 and -2**63 <= int(default) < 2**63
-        return ParamType.INTEGER if default != "-0" and in_range else ParamType.STRING
+        return ParamType.INTEGER if default != "-0" and _fits_int64(default) else ParamType.STRING
     if default in ("True", "False", "true", "false"):
         return ParamType.BOOL
     try:
@@ -136,6 +135,11 @@ def infer_type(default: str) -> ParamType:
     if math.isfinite(number) and repr(number) == default:
         return ParamType.FLOAT
     return ParamType.STRING
+
+
+def _fits_int64(text: str) -> bool:
+    """Whole-number text within 64 bits (length first: int() refuses over 4300 digits)."""
+    return len(text.lstrip("+-")) <= 19 and -2**63 <= int(text) < 2**63
 
 
 def go_json_size(value: object) -> int:
@@ -310,15 +314,12 @@ def check_overrides(plan: ParameterPlan, params: Mapping[str, Any] | None) -> di
     if not isinstance(params, Mapping):
         raise UsageError(f"run parameters must be a mapping of name to value such as "
                          f"{{'EPOCHS': 3}}, not {type(params).__name__}")
-    known = {p.name: p for p in plan.parameters}
-    result: dict[str, str] = {}
-    for name, value in params.items():
+    for name in params:
         if not isinstance(name, str):
             raise UsageError(f"run parameter names must be str, not {type(name).__name__} ({name!r})")
-        check_names(set(known), [name])
-        param = known[name]
-        result[name] = _fit(param, value)
-    return result
+    known = {p.name: p for p in plan.parameters}
+    check_names(set(known), params)
+    return {name: _fit(known[name], value) for name, value in params.items()}
 
 
 def _fit(param: RunParameter, value: Any) -> str:
@@ -344,6 +345,8 @@ def _fit(param: RunParameter, value: Any) -> str:
                          f"not {type(value).__name__}")
     if kind is ParamType.INTEGER and not _OVERRIDE_INTEGER.fullmatch(text):
         raise bad(" (expected a whole number such as 42)")
+    if kind is ParamType.INTEGER and not _fits_int64(text):
+        raise bad(" (a whole number of at most 64 bits, as a typed client holds it)")
     if kind is ParamType.FLOAT:
         if not _OVERRIDE_FLOAT.fullmatch(text):
             raise bad(" (expected a number such as 0.5 or 1e-3)")

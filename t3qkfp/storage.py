@@ -13,6 +13,7 @@ Object layout under `<prefix>/` (the node runtime reads the same layout):
 """
 from __future__ import annotations
 
+import errno
 import fnmatch
 import glob
 import gzip
@@ -99,9 +100,17 @@ class StorageConfig:
 
     def check(self) -> None:
         """Refuse settings the pods could not use, before anything is compiled or uploaded."""
+        for field_name in ("endpoint", "bucket", "prefix", "secret", "access_key_key", "secret_key_key", "region"):
+            value = getattr(self, field_name)
+            if not isinstance(value, str):
+                raise UsageError(f"object storage setting {field_name} must be text, not {type(value).__name__}")
         if not self.endpoint.startswith(("http://", "https://")):
             raise UsageError(f"object storage endpoint {self.endpoint!r} must start with http:// or https://")
-        url = urlsplit(self.endpoint)
+        try:
+            url = urlsplit(self.endpoint)
+            url.port  # noqa: B018 -- raises ValueError for a port that is not a number
+        except ValueError as exc:
+            raise UsageError(f"object storage endpoint {self.endpoint!r} is not a valid URL: {exc}") from None
         if not url.netloc or url.path.strip("/") or url.query or url.fragment:
             raise UsageError(f"object storage endpoint {self.endpoint!r} must be scheme://host[:port] only: "
                              "S3 clients cannot upload to an endpoint with a path; use the S3 API's own host and port")
@@ -156,7 +165,8 @@ class Archive:
 def node_files(pipeline: Pipeline, node: Node) -> tuple[tuple[str, ...], list[Problem]]:
     """The files a node's archive holds (paths relative to the pipeline folder), and what is wrong.
 
-    The node's file plus its `dependencies`: globs relative to the file's folder, as in Elyra;
+    The node's file plus its `dependencies`: patterns relative to the file's folder, matched as
+    Elyra matches them (see _dependency_paths);
     a folder brings its files, and its subfolders only with `include_subdirectories`. Anything
     that resolves outside the pipeline folder (`..`, absolute paths, symlinks leading out) is a
     problem, so a link to ~/.aws/credentials can never be packed.
@@ -227,8 +237,11 @@ def _broken_link(path: Path) -> str:
         target = path.resolve(strict=True)
     except FileNotFoundError:
         return "a link to something that does not exist"
-    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
+    except RuntimeError:  # a symlink loop (Python < 3.13)
         return "a link that leads back to itself"
+    except OSError as exc:
+        return ("a link that leads back to itself" if exc.errno == errno.ELOOP
+                else f"a link that cannot be followed ({exc.strerror or exc})")
     return "" if target.is_file() else "a link to a folder (name the folder itself)"
 
 
@@ -460,7 +473,8 @@ def upload(pipeline_json_or_model: Any, *, config: StorageConfig | None = None,
     from `credentials`, else `access_key`/`secret_key`, else AWS_ACCESS_KEY_ID /
     AWS_SECRET_ACCESS_KEY. Raises PipelineError for unusable node files, StorageError otherwise.
     """
-    pipeline = _pipeline(pipeline_json_or_model, base_dir)
+    from .elyra_reader import load
+    pipeline = load(pipeline_json_or_model, base_dir=base_dir)
     config = config or StorageConfig.resolve()
     if credentials is None:
         credentials = (Credentials(access_key=access_key, secret_key=secret_key)
@@ -511,11 +525,6 @@ def put_archives(archives: list[tuple[Node, Archive]], *, config: StorageConfig,
         results.append(UploadResult(node_id=node.id, label=node.label, key=key,
                                     size=len(archive.data), uploaded=not exists))
     return results
-
-
-def _pipeline(pipeline_json_or_model: Any, base_dir: str | os.PathLike[str] | None) -> Pipeline:
-    from .elyra_reader import load
-    return load(pipeline_json_or_model, base_dir=base_dir)  # a loaded model comes back as it is
 
 
 def _size(n: int) -> str:

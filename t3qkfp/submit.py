@@ -236,7 +236,7 @@ def submit(pipeline_json: Any, *, host: str, experiment: str | None = None,
     """
     from .compiler import compile_pipeline
 
-    _check_arguments(host=host, auth=auth, params=params, experiment=experiment, run_name=run_name,
+    _check_arguments(host=host, auth=auth, experiment=experiment, run_name=run_name,
                      pipeline_name=pipeline_name, namespace=namespace, schedule=schedule,
                      timeout=timeout, request_timeout=request_timeout, poll_interval=poll_interval)
     host = normalize_host(host)
@@ -300,7 +300,7 @@ def submit(pipeline_json: Any, *, host: str, experiment: str | None = None,
                                "run_url": result.run_url, "status": status})
 
 
-def _check_arguments(*, host: Any, auth: Any, params: Any, timeout: Any, request_timeout: Any,
+def _check_arguments(*, host: Any, auth: Any, timeout: Any, request_timeout: Any,
                      poll_interval: Any, **names: Any) -> None:
     """UsageError for arguments of the wrong type, before they fail deep inside (Python API)."""
     if not isinstance(host, str):
@@ -310,9 +310,6 @@ def _check_arguments(*, host: Any, auth: Any, params: Any, timeout: Any, request
         # Never show the value: it is most likely a credential.
         raise UsageError(f"auth must be a KfpAuth, e.g. KfpAuth(token=...), KfpAuth(cookie=...) or "
                          f"KfpAuth(username=..., password=...), not {type(auth).__name__}")
-    if params is not None and not isinstance(params, Mapping):
-        raise UsageError(f"params must be a mapping of run parameter name to value such as "
-                         f"{{'EPOCHS': 3}}, not {type(params).__name__}")
     for name, value in names.items():
         if value is not None and not isinstance(value, str):
             raise UsageError(f"{name} must be a str, not {type(value).__name__}")
@@ -672,8 +669,12 @@ class _Session:
                        "or --token")
             return SubmitError(f"{prefix}not authenticated (the KFP API at {self.host} redirected to "
                                f"its login page, HTTP {status}) with {self.auth.describe()}; {fix}")
+        moved = self._scrub(location)
+        api = moved.find(API_PATH)
+        if api >= 0:  # the redirect of an API call: the host is what comes before the API path
+            moved = moved[:api]
         return SubmitError(f"{prefix}the KFP API at {self.host} redirected to {self._scrub(location)!r} "
-                           f"(HTTP {status}); give that address as --host")
+                           f"(HTTP {status}); give {moved!r} as --host")
 
     def _html_error(self, action: str, status: int) -> SubmitError:
         """A 2xx HTML page where KFP answers JSON: a login page or a proxy served instead."""

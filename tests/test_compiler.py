@@ -250,3 +250,20 @@ def test_ancestors_reach_a_node_farthest_first_so_the_nearer_copy_of_a_file_stay
                 specs[template["name"]] = json.loads(base64.b64decode(env["value"]))
     assert specs["report"]["inputs_from"] == ["side", "z-prep", "a-clean"]
     assert specs["a-clean"]["inputs_from"] == ["side", "z-prep"]
+
+
+def test_a_model_changed_in_python_is_checked_again_and_compiles_with_int_resources():
+    import dataclasses
+
+    model = t3qkfp.load(EXAMPLE)
+    node = dataclasses.replace(model.nodes[0], resources=dataclasses.replace(model.nodes[0].resources, cpu=2, memory=3))
+    changed = dataclasses.replace(model, nodes=(node, *model.nodes[1:]))
+    workflow = t3qkfp.compile(changed, storage=STORAGE, deterministic=True)
+    resources = [t["container"]["resources"] for t in workflow["spec"]["templates"] if "container" in t]
+    assert {"cpu": "2", "memory": "3G"} in [r.get("requests") for r in resources]
+    broken = dataclasses.replace(model, nodes=(dataclasses.replace(model.nodes[0], filename="gone.ipynb"),
+                                               *model.nodes[1:]))
+    with pytest.raises(t3qkfp.PipelineError, match="gone.ipynb"):
+        t3qkfp.compile(broken, storage=STORAGE)
+    with pytest.raises(t3qkfp.UsageError, match="not to a loaded Pipeline"):
+        t3qkfp.load(model, base_dir=EXAMPLE.parent)

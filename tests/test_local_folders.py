@@ -154,3 +154,13 @@ def test_unusable_folders_are_one_clear_error_and_a_failed_start_leaves_no_run_f
         run_local(THREE, workdir=tmp_path / "w", storage=unreachable,
                   credentials=Credentials(access_key="a", secret_key="b"), out=io.StringIO())
     assert list((tmp_path / "w").iterdir()) == []
+    # A results folder the run created is taken back too; one that was there (empty) stays.
+    with pytest.raises(StorageError, match="cannot reach"):
+        run_local(THREE, workdir=tmp_path / "w", results_dir=tmp_path / "new-results", storage=unreachable,
+                  credentials=Credentials(access_key="a", secret_key="b"), out=io.StringIO())
+    assert not (tmp_path / "new-results").exists() and list((tmp_path / "w").iterdir()) == []
+    (tmp_path / "empty-results").mkdir()
+    with pytest.raises(StorageError, match="cannot reach"):
+        run_local(THREE, workdir=tmp_path / "w", results_dir=tmp_path / "empty-results", storage=unreachable,
+                  credentials=Credentials(access_key="a", secret_key="b"), out=io.StringIO())
+    assert (tmp_path / "empty-results").is_dir()

@@ -44,12 +44,16 @@ def test_flags_beat_env_which_beats_the_file_which_beats_defaults(tmp_path, monk
     ({"bucket": "My_Bucket"}, "not a valid bucket name"),
     ({"prefix": "../up"}, "must be relative and without '..'"),
     ({"secret": "{{workflow.name}}"}, "contains '{{' or '}}'"),
+    ({"endpoint": "http://[::1"}, "is not a valid URL"),
+    ({"endpoint": "http://minio:port"}, "is not a valid URL"),
+    ({"bucket": 123}, "bucket must be text, not int"),
 ])
 def test_unusable_settings_are_refused_however_they_are_given(settings, message):
     with pytest.raises(UsageError, match=message.replace("?", r"\?").replace("[", r"\[").replace("{", r"\{")):
         StorageConfig(**settings)
-    with pytest.raises(UsageError):
-        StorageConfig.resolve(env={}, **{k: v for k, v in settings.items() if k != "region"})
+    if all(isinstance(v, str) for v in settings.values()):  # flags and env vars are always text
+        with pytest.raises(UsageError):
+            StorageConfig.resolve(env={}, **settings)
 
 
 @pytest.mark.parametrize(("content", "message"), [

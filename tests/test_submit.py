@@ -243,7 +243,7 @@ def test_float_accepts_plain_decimal_text_only(value: object) -> None:
         check_overrides(plan, {"FLOAT": value})
 
 
-@pytest.mark.parametrize("value", [" 3", "3 ", "1_000", "٣", "3.0", ""])
+@pytest.mark.parametrize("value", [" 3", "3 ", "1_000", "٣", "3.0", "", "9223372036854775808", 10**30, "1" * 5000])
 def test_integer_stays_strict(value: str) -> None:
     plan = compile_pipeline(TYPED).plan
     with pytest.raises(UsageError, match="run parameter 'INT' is Integer"):
@@ -268,8 +268,8 @@ def test_values_that_fit() -> None:
 @pytest.mark.parametrize("kwargs, expected", [
     ({"auth": "tok-SECRET-in-a-string"}, "auth must be a KfpAuth"),
     ({"auth": {"token": "tok-SECRET-in-a-dict"}}, "auth must be a KfpAuth"),
-    ({"params": [("EPOCHS", 3)]}, "params must be a mapping"),
-    ({"params": "EPOCHS=3"}, "params must be a mapping"),
+    ({"params": [("EPOCHS", 3)]}, "run parameters must be a mapping"),
+    ({"params": "EPOCHS=3"}, "run parameters must be a mapping"),
     ({"params": {3: "EPOCHS"}}, "run parameter names must be str"),
     ({"timeout": 5}, "--timeout needs --wait"),
     ({"wait": True, "timeout": -1}, "timeout must be a number of seconds, 0 or more"),
@@ -583,6 +583,7 @@ def test_redirect_elsewhere_partway_names_the_address(kfp: KfpStandin) -> None:
     message = one_line(info.value)
     assert message.startswith(f"starting the run: the KFP API at {kfp.url} redirected to "
                               "'https://kfp.example.com/pipeline/apis/v1beta1/runs' (HTTP 307)")
+    assert message.endswith("give 'https://kfp.example.com/pipeline' as --host")
 
 
 # ---- multi-user ----------------------------------------------------------------------------
