@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from typing import Mapping, Sequence
 from pathlib import PurePosixPath
 
 from . import naming
@@ -272,15 +273,23 @@ def _check_links(pipeline: Pipeline, add) -> None:
 
 
 def find_cycle(pipeline: Pipeline) -> list[str]:
-    """One cycle of node ids (first node repeated at the end), or [] — iterative, no recursion limit."""
-    ids = {node.id for node in pipeline.nodes}
-    children: dict[str, list[str]] = {i: [] for i in ids}
-    for node in pipeline.nodes:
-        for parent in node.parents:
-            if parent in ids and parent != node.id:
-                children[parent].append(node.id)
+    """One cycle of node ids (first node repeated at the end), or []."""
+    return find_cycle_in({node.id: node.parents for node in pipeline.nodes})
+
+
+def find_cycle_in(parents: Mapping[str, Sequence[str]]) -> list[str]:
+    """One cycle in a graph given as {id: ids it depends on} (first id repeated at the end), or [].
+
+    Iterative, so no recursion limit; ids that are not keys (links to nothing) are ignored, as
+    are self-links (reported on their own). Shared by the pipeline checks and the local runner.
+    """
+    children: dict[str, list[str]] = {i: [] for i in parents}
+    for node_id, ids in parents.items():
+        for parent in ids:
+            if parent in parents and parent != node_id:
+                children[parent].append(node_id)
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
-    for start in (n.id for n in pipeline.nodes):
+    for start in parents:
         if state.get(start):
             continue
         path: list[str] = [start]

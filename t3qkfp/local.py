@@ -519,31 +519,18 @@ def plan_steps(workflow: Mapping[str, Any], values: Mapping[str, str], *, run_id
 
 def _check_dag(steps: list[_Step]) -> None:
     """Every dependency is a task of the DAG and there is no cycle (Argo refuses both)."""
-    by_task = {s.task: s for s in steps}
+    from .checks import find_cycle_in
+
+    tasks = {s.task for s in steps}
     for step in steps:
-        missing = [d for d in step.dependencies if d not in by_task]
+        missing = [d for d in step.dependencies if d not in tasks]
         if missing:
             raise UsageError(f"task {step.task!r} depends on unknown task(s) {missing}")
-    # Kahn's algorithm: what never becomes ready lies on a cycle or after one.
-    waiting = {s.task: set(s.dependencies) for s in steps}
-    ready = [t for t, deps in waiting.items() if not deps]
-    while ready:
-        done = ready.pop()
-        del waiting[done]
-        for task, deps in waiting.items():
-            if done in deps:
-                deps.discard(done)
-                if not deps:
-                    ready.append(task)
-    if not waiting:
+    looped = next((s.task for s in steps if s.task in s.dependencies), None)
+    # find_cycle_in follows dependants; reversed, each task depends on the next
+    cycle = [looped, looped] if looped else find_cycle_in({s.task: s.dependencies for s in steps})[::-1]
+    if not cycle:
         return
-    # Follow unfinished dependencies from any waiting task until a task repeats: that is a cycle.
-    path: list[str] = []
-    task = next(t for t in by_task if t in waiting)
-    while task not in path:
-        path.append(task)
-        task = next(d for d in by_task[task].dependencies if d in waiting)
-    cycle = [*path[path.index(task):], task]
     raise UsageError(f"the DAG's tasks form a cycle, so none of them can start: "
                      f"{' -> '.join(cycle)} (each task depends on the next)")
 
