@@ -178,12 +178,12 @@ def node_files(pipeline: Pipeline, node: Node) -> tuple[tuple[str, ...], list[Pr
         return Location(file=pipeline.source, node_id=node.id, node_label=node.label, field=field)
 
     found: set[str] = set()
-    file_rel = _contained(root, root / node.filename)
     if "\x00" in node.filename:
         problems.append(Problem(location=loc("filename"),
                                 message=f"file {shown(node.filename)} holds U+0000, which no file name can",
                                 hint="rename the file in Elyra"))
         return (), problems
+    file_rel = _contained(root, root / node.filename)
     if not _plain_relative(node.filename) or file_rel is None:
         problems.append(Problem(location=loc("filename"),
                                 message=f"file {shown(node.filename)} is outside the pipeline folder",
