@@ -177,7 +177,8 @@ def _new_run_folder(workdir: str | os.PathLike[str] | None, run_id: str) -> Path
 
 def _fresh_results_dir(results_dir: str | os.PathLike[str] | None,
                        workdir: str | os.PathLike[str] | None) -> Path | None:
-    """A given results folder must be new or empty: copying a run into it overwrites nothing."""
+    """A given results folder must be new or empty, so copying a run into it overwrites nothing;
+    run_local creates it (and removes it again if the run never starts)."""
     if results_dir is None:
         return None
     results = Path(results_dir)
@@ -190,19 +191,9 @@ def _fresh_results_dir(results_dir: str | os.PathLike[str] | None,
         if results.exists() and any(results.iterdir()):
             raise UsageError(f"results folder {str(results)!r} already holds files; choose another "
                              "--results or remove it")
-        if not results.exists() and not os.access(_nearest_existing(results), os.W_OK):
-            raise UsageError(f"results folder {str(results)!r} cannot be created: no permission")
     except OSError as exc:
         raise UsageError(f"results folder {str(results)!r} cannot be used: {exc.strerror or exc}") from exc
     return results
-
-
-def _nearest_existing(path: Path) -> Path:
-    """The closest folder above `path` (or `path` itself) that exists."""
-    for candidate in (path, *path.parents):
-        if candidate.exists():
-            return candidate
-    return Path("/")
 
 
 class _ObjectStorage:
