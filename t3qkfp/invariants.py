@@ -56,6 +56,7 @@ def _check(workflow: dict[str, Any], plan: ParameterPlan | None, problems: list[
     spec = workflow["spec"]
     arguments = spec.get("arguments", {}).get("parameters", [])
     arg_names = [a["name"] for a in arguments]
+    arg_set = set(arg_names)
     for argument in arguments:
         if not isinstance(argument.get("value"), str):
             add(f"spec.arguments parameter {argument['name']!r} has no string value")
@@ -90,7 +91,7 @@ def _check(workflow: dict[str, Any], plan: ParameterPlan | None, problems: list[
         for name, value in passed.items():
             if value != _param_ref(name):
                 add(f"task {task['name']!r} passes {name!r} as {value!r}, not {_param_ref(name)!r}")
-            if name not in arg_names:
+            if name not in arg_set:
                 add(f"task {task['name']!r} passes {name!r}, which is not a run parameter")
         declared = sorted(p["name"] for p in template.get("inputs", {}).get("parameters", []))
         if declared != sorted(passed):

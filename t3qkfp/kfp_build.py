@@ -61,15 +61,15 @@ def build(pipeline: Pipeline, plan: ParameterPlan, storage: StorageConfig,
         # empty default from spec.arguments; the attribute keeps the exact string.
         param.value = parameter.default
         params[parameter.name] = param
-    ancestors = _ancestors(pipeline, {n.id: plan.task(n.id) for n in pipeline.nodes})
     with_outputs = {n.id for n in pipeline.nodes if n.outputs}
+    ancestors = _ancestors(pipeline, {n.id: plan.task(n.id) for n in pipeline.nodes}, with_outputs)
     command = container_command()
 
     def pipeline_func() -> None:
         ops: dict[str, Any] = {}
         for node in pipeline.nodes:
             task = plan.task(node.id)
-            inputs_from = tuple(plan.task(a) for a in ancestors[node.id] if a in with_outputs)
+            inputs_from = tuple(plan.task(a) for a in ancestors[node.id])
             ops[node.id] = _container_op(dsl, k8s, node, task, plan, params, storage,
                                          archives[node.id], inputs_from, command)
         for node in pipeline.nodes:
@@ -169,10 +169,15 @@ def memory_quantity(gigabytes: float) -> str:
     return str(int(amount.to_integral_value(rounding=ROUND_CEILING)))
 
 
-def _ancestors(pipeline: Pipeline, tasks: dict[str, str]) -> dict[str, list[str]]:
-    """Every node's ancestors, each after its own ancestors (ties by task name): their outputs
-    reach the node in this order, so where two write the same file the nearer one's copy stays,
-    as in Elyra, where a later node's upload replaces the object an earlier one wrote."""
+def _ancestors(pipeline: Pipeline, tasks: dict[str, str], with_outputs: set[str]) -> dict[str, list[str]]:
+    """Every node's ancestors that declare outputs, each after its own ancestors (ties by task
+    name): their outputs reach the node in this order, so where two write the same file the
+    nearer one's copy stays, as in Elyra, where a later node's upload replaces the object an
+    earlier one wrote.
+
+    Built in one topological pass from the parents' sets (never a walk of all ancestors per
+    node), so a pipeline without outputs costs time linear in nodes and links.
+    """
     parents = {n.id: [p for p in n.parents if p in tasks] for n in pipeline.nodes}
     children: dict[str, list[str]] = {n.id: [] for n in pipeline.nodes}
     for node_id, ids in parents.items():
@@ -181,22 +186,20 @@ def _ancestors(pipeline: Pipeline, tasks: dict[str, str]) -> dict[str, list[str]
     waiting = {node_id: len(ids) for node_id, ids in parents.items()}
     ready = [(tasks[i], i) for i, count in waiting.items() if count == 0]
     heapq.heapify(ready)
-    order: list[str] = []
+    position: dict[str, int] = {}
+    found: dict[str, frozenset[str]] = {}
+    empty: frozenset[str] = frozenset()
     while ready:
         _, node_id = heapq.heappop(ready)
-        order.append(node_id)
+        position[node_id] = len(position)
+        mine = empty
+        for parent in parents[node_id]:
+            mine = mine | found[parent] if mine else found[parent]
+            if parent in with_outputs:
+                mine = mine | {parent}
+        found[node_id] = mine
         for child in children[node_id]:
             waiting[child] -= 1
             if waiting[child] == 0:
                 heapq.heappush(ready, (tasks[child], child))
-    result: dict[str, list[str]] = {}
-    for node_id in order:
-        seen: set[str] = set()
-        stack = list(parents[node_id])
-        while stack:
-            current = stack.pop()
-            if current not in seen:
-                seen.add(current)
-                stack.extend(parents[current])
-        result[node_id] = [n for n in order if n in seen]
-    return result
+    return {node_id: sorted(ids, key=position.__getitem__) for node_id, ids in found.items()}

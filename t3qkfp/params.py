@@ -12,7 +12,7 @@ import json
 import logging
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Literal, Mapping
 
 from . import naming
@@ -71,21 +71,31 @@ class ParameterPlan:
     bindings: tuple[Binding, ...]
     tasks: tuple[tuple[str, str], ...]  # (node id, task name) in file order
     scope: str
+    # Look-up tables built once from the fields above: every stage asks per node, and a scan of
+    # all bindings per node made compiling quadratic (7 s of 31 s at 2,000 nodes).
+    _by_name: dict[str, RunParameter] = field(init=False, repr=False, compare=False)
+    _task_of: dict[str, str] = field(init=False, repr=False, compare=False)
+    _bindings_by_node: dict[str, tuple[Binding, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        grouped: dict[str, list[Binding]] = {}
+        for binding in self.bindings:
+            grouped.setdefault(binding.node_id, []).append(binding)
+        object.__setattr__(self, "_by_name", {p.name: p for p in self.parameters})
+        object.__setattr__(self, "_task_of", dict(self.tasks))
+        object.__setattr__(self, "_bindings_by_node", {k: tuple(v) for k, v in grouped.items()})
 
     def parameter(self, name: str) -> RunParameter:
         """The parameter called `name` (KeyError if none)."""
-        for parameter in self.parameters:
-            if parameter.name == name:
-                return parameter
-        raise KeyError(name)
+        return self._by_name[name]
 
     def task(self, node_id: str) -> str:
         """The task (and template) name of a node."""
-        return dict(self.tasks)[node_id]
+        return self._task_of[node_id]
 
     def bindings_of(self, node_id: str) -> tuple[Binding, ...]:
         """A node's env bindings, in the order its env vars were written."""
-        return tuple(b for b in self.bindings if b.node_id == node_id)
+        return self._bindings_by_node.get(node_id, ())
 
     def argument_bytes(self) -> int:
         """Size of spec.arguments.parameters as the KFP 1.2 API server measures it."""
