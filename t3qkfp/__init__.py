@@ -26,10 +26,10 @@ _LAZY = {
     "upload": ("t3qkfp.storage", "upload"),
     "run_local": ("t3qkfp.local", "run_local"),
     "run_workflow": ("t3qkfp.local", "run_workflow"),
-    "submit": ("t3qkfp.submit", "submit"),
+    "submit": ("t3qkfp.kfp_submit", "submit"),
     "view": ("t3qkfp.display", "view"),
-    "KfpAuth": ("t3qkfp.submit", "KfpAuth"),
-    "SubmitResult": ("t3qkfp.submit", "SubmitResult"),
+    "KfpAuth": ("t3qkfp.kfp_submit", "KfpAuth"),
+    "SubmitResult": ("t3qkfp.kfp_submit", "SubmitResult"),
 }
 
 __all__ = ["GraphvizUnavailable", "InternalError", "Location", "PipelineError", "Problem", "RunError", "StorageError",

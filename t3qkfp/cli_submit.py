@@ -55,7 +55,7 @@ def submit(pipeline_file: str, host: str, params: tuple[str, ...], experiment: s
     --cookie or --username/--password, else the T3QKFP_KFP_TOKEN / _COOKIE / _USERNAME /
     _PASSWORD env vars.
     """
-    from .submit import KfpAuth, SubmitResult, submit as submit_pipeline
+    from .kfp_submit import KfpAuth, SubmitResult, submit as submit_pipeline
 
     overrides = parse_params(params)
     storage = storage_from_options(options)

@@ -174,7 +174,7 @@ class T3qkfpProcessor(RuntimePipelineProcess):
 
     def _process(self, pipeline: Any) -> T3qkfpProcessorResponse:
         from . import storage
-        from .submit import KfpAuth, submit
+        from .kfp_submit import KfpAuth, submit
 
         options = self._options(pipeline)
         source = from_elyra_pipeline(pipeline, root_dir=self.root_dir)

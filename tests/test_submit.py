@@ -20,7 +20,7 @@ from t3qkfp.errors import StorageError, SubmitError, UsageError
 from t3qkfp.storage import expected_objects
 from t3qkfp.errors import SubmittedRunError
 from t3qkfp.params import check_overrides
-from t3qkfp.submit import KfpAuth, SubmitResult, kfp_cron, submit
+from t3qkfp.kfp_submit import KfpAuth, SubmitResult, kfp_cron, submit
 
 from kfp_standin import KfpStandin
 from s3server import closed_port_endpoint, s3_server

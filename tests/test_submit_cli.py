@@ -16,7 +16,7 @@ from typing import Iterator
 import pytest
 
 from t3qkfp.errors import SubmitError
-from t3qkfp.submit import KfpAuth, submit
+from t3qkfp.kfp_submit import KfpAuth, submit
 
 from kfp_standin import KfpStandin
 
