@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import tarfile
 import tempfile
@@ -136,3 +137,9 @@ def write_package(yaml_text: str, path: str | os.PathLike[str]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def workflow_size(workflow: dict[str, Any]) -> int:
+    """Bytes of the workflow as the KFP API server hands it to Kubernetes (compact JSON), which
+    is what etcd's request limit (1.5 MiB by default) applies to."""
+    return len(json.dumps(workflow, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
