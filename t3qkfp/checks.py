@@ -20,29 +20,56 @@ from .model import Node, NodeKind, Pipeline
 from .storage import node_files
 
 # Env names a run parameter must never set: they would let whoever starts a run execute code,
-# redirect credentials or break the node runtime (research/reliability.md §3, §5.3).
-RESERVED_ENV = frozenset({"PATH", "HOME", "BASH_ENV", "ENV", "PYTHONPATH", "PYTHONHOME",
-                          "PYTHONSTARTUP", "PYTHONINSPECT", "PYTHONUSERBASE", "PYTHONBREAKPOINT", "IFS",
-                          "SHELL", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
+# load foreign config, redirect credentials or break the node runtime (research/reliability.md
+# §3, §5.3). Derived from what each program a node starts reads from its environment: python3
+# (every PYTHON* switch but a few harmless ones), papermill/jupyter_client/ipykernel (JUPYTER_*,
+# IPYTHONDIR), Rscript (R_* start-up files, R_DEFAULT_PACKAGES, R_TESTS, helper commands), git
+# if user code calls it (GIT_CONFIG_*, GIT_SSH_COMMAND, GIT_EXEC_PATH, ... : all GIT_*), OpenSSL
+# and libcurl (config and key-log files) and glibc's list of variables unsafe for setuid programs.
+RESERVED_ENV = frozenset({"PATH", "HOME", "BASH_ENV", "ENV", "IFS", "SHELL", "SHELLOPTS", "BASHOPTS", "PS4",
+                          "PROMPT_COMMAND", "CDPATH", "GLOBIGNORE",
+                          "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
                           # Other interpreters' "run this first" and "load from here" switches.
                           "NODE_OPTIONS", "PERL5OPT", "PERL5LIB", "PERLLIB", "RUBYOPT", "JAVA_TOOL_OPTIONS",
-                          "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "GCONV_PATH", "IPYTHONDIR",
-                          "JUPYTER_PATH", "JUPYTER_CONFIG_DIR",
-                          # Where TLS trusts certificates: a run could send storage traffic elsewhere.
-                          "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"})
-RESERVED_ENV_PREFIXES = ("LD_", "AWS_", "MINIO_", "PIP_", "T3QKFP_", "PYTHONWARN", "DYLD_",
-                         "R_PROFILE", "R_ENVIRON", "R_LIBS")  # R nodes read these at start-up
+                          "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "IPYTHONDIR", "MPLBACKEND", "MPLCONFIGDIR",
+                          # Programs git, R and pagers start on the user's behalf.
+                          "SSH_ASKPASS", "EDITOR", "VISUAL", "PAGER", "LESSOPEN", "LESSCLOSE", "BROWSER",
+                          # glibc's unsecure-envvars list (beyond LD_*): loaders, resolver, locales.
+                          "GCONV_PATH", "GETCONF_DIR", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH", "MALLOC_TRACE",
+                          "NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS", "TZDIR",
+                          # Where TLS trusts certificates, loads engines or logs its keys, and where
+                          # libcurl/requests read config and passwords: a run could divert or read
+                          # storage traffic.
+                          "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "CURL_HOME",
+                          "OPENSSL_CONF", "OPENSSL_ENGINES", "OPENSSL_MODULES", "SSLKEYLOGFILE", "NETRC"})
+RESERVED_ENV_PREFIXES = ("LD_", "AWS_", "MINIO_", "PIP_", "T3QKFP_", "PYTHON", "DYLD_", "GIT_", "JUPYTER_",
+                         "R_", "OPENSSL_", "BOTO_")
+# PYTHON* switches that only change buffering, hashing or diagnostics: common in notebooks' env.
+ALLOWED_PYTHON_ENV = frozenset({"PYTHONUNBUFFERED", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE",
+                                "PYTHONFAULTHANDLER"})
 PROXY = re.compile(r"(?i)[a-z]*_proxy")
 # What makes an env name a credential: its value would be shown to everyone as a run parameter.
 # Unambiguous fragments anywhere in the name (PGPASSWORD, dbPassword, CLIENT_SECRET); short or
 # ambiguous ones only as whole words (MYSQL_PWD, HF_TOKEN), so MAX_TOKENS or TOKENIZER pass.
-CREDENTIAL_INSIDE = re.compile(r"(?i)passw(or)?d|secret(?!ar)|credential|passphrase|apikey")
-CREDENTIAL_WORDS = frozenset({"pwd"})
+CREDENTIAL_INSIDE = re.compile(r"(?i)passw(or)?d|secret(?!ar)|credential|passphrase|apikey|pgpass|"
+                               r"connection_?string|connstr|webhook|privkey|sshkey")
+CREDENTIAL_WORDS = frozenset({"pwd", "dsn", "netrc", "htpasswd"})
+# Words that are credentials only at the end of the name and not after a counting word:
+# DB_PASS, GITHUB_PAT, HF_TOKEN, SESSION_COOKIE, but NUM_PASSES, FIRST_PASS, MAX_TOKENS, PAT_ID.
+CREDENTIAL_LAST_WORDS = frozenset({"token", "pass", "pat", "cookie", "jwt"})
 TOKEN_COUNTERS = frozenset({"max", "min", "num", "n", "total", "count", "per", "eos", "bos", "pad", "unk",
-                            "sep", "cls", "mask", "start", "end", "special"})
+                            "sep", "cls", "mask", "start", "end", "special", "first", "second", "third",
+                            "last", "final", "next", "prev", "single", "multi", "one", "two", "each",
+                            "forward", "backward", "skip", "fast", "slow", "extra", "by"})
 CREDENTIAL_PAIRS = frozenset({("api", "key"), ("access", "key"), ("secret", "key"), ("private", "key"),
                               ("auth", "key"), ("client", "secret"), ("storage", "key"),
-                              ("account", "key"), ("sas", "token"), ("master", "key")})
+                              ("account", "key"), ("sas", "token"), ("master", "key"), ("ssh", "key"),
+                              ("signing", "key"), ("encryption", "key"), ("deploy", "key"), ("license", "key"),
+                              ("session", "key"), ("basic", "auth"), ("http", "auth"), ("proxy", "auth"),
+                              ("conn", "str"), ("conn", "string"), ("web", "hook"), ("pg", "pass")})
+# scheme://user:password@host anywhere in a value (DATABASE_URL, broker URLs): the password would
+# be a run parameter whatever the variable is called.
+URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s:]*:[^/?#@\s]+@")
 # Kubernetes secret names are DNS-1123 subdomains; keys [-._a-zA-Z0-9]+ (apimachinery validation).
 SECRET_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]+")
@@ -148,11 +175,15 @@ def _check_node(pipeline: Pipeline, node: Node, add, declared: set[str]) -> None
         seen[env.name] = where
         if _reserved(env.name):
             add(f"env var {env.name!r} is reserved: a run parameter must never set it", node=node,
-                field=where, hint="rename it; PATH, LD_*, PYTHON*, BASH_ENV, AWS_*, proxies, T3QKFP_*, other interpreters' start-up switches (NODE_OPTIONS, R_LIBS*, ...) and TLS trust files are reserved")
+                field=where, hint="rename it; PATH, LD_*, PYTHON*, GIT_*, JUPYTER_*, R_*, BASH_ENV, AWS_*, proxies, T3QKFP_*, other interpreters' start-up switches (NODE_OPTIONS, ...) and TLS/OpenSSL files are reserved")
         elif looks_like_credential(env.name):
             add(f"env var {env.name!r} looks like a credential; it would be shown to everyone as a run parameter",
                 node=node, field=where,
                 hint="put it in a Kubernetes secret and reference it with kubernetes_secrets (Elyra 3.9+), or rename it if it is not secret")
+        if holds_password_url(env.value):
+            add(f"value of env var {env.name!r} holds a URL with a password (user:password@); it would be shown to everyone as a run parameter",
+                node=node, field=where,
+                hint="put it in a Kubernetes secret and reference it with kubernetes_secrets (Elyra 3.9+)")
         reason = argo_safe(env.value)
         if reason:
             add(f"value of env var {env.name!r} {reason}", node=node, field=where)
@@ -239,8 +270,8 @@ def looks_like_credential(name: str) -> bool:
     if any(pair in CREDENTIAL_PAIRS for pair in zip(words, words[1:])):
         return True
     for index, word in enumerate(words):
-        if word == "token":
-            # HF_TOKEN, AUTH_TOKEN are secrets; MAX_TOKEN, TOKEN_COUNT are model settings.
+        if word in CREDENTIAL_LAST_WORDS:
+            # HF_TOKEN, DB_PASS are secrets; MAX_TOKEN, FIRST_PASS, PAT_ID are not.
             before = words[index - 1] if index else ""
             if index == len(words) - 1 and before not in TOKEN_COUNTERS:
                 return True
@@ -249,9 +280,20 @@ def looks_like_credential(name: str) -> bool:
     return False
 
 
-def _reserved(name: str) -> bool:
+def holds_password_url(value: str) -> bool:
+    """True when the value holds a URL with a password in its userinfo (postgres://u:pw@db/x)."""
+    return URL_WITH_PASSWORD.search(value) is not None
+
+
+def reserved_env(name: str) -> bool:
+    """True when a run parameter must never set env var `name` (RESERVED_ENV and its prefixes)."""
+    if name in ALLOWED_PYTHON_ENV:
+        return False
     return (name in RESERVED_ENV or name.upper() in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES)
             or PROXY.fullmatch(name) is not None)
+
+
+_reserved = reserved_env
 
 
 def _check_links(pipeline: Pipeline, add) -> None:
@@ -321,6 +363,9 @@ def _check_parameters(pipeline: Pipeline, add) -> None:
                 hint="use ASCII letters, digits and '_', starting with a letter")
         elif _reserved(parameter.name):
             add(f"pipeline parameter {parameter.name!r} would set a reserved env var", field=where)
+        if isinstance(parameter.default, str) and holds_password_url(parameter.default):
+            add(f"default of pipeline parameter {parameter.name!r} holds a URL with a password (user:password@); it would be shown to everyone as a run parameter",
+                field=where, hint="put it in a Kubernetes secret and reference it with kubernetes_secrets (Elyra 3.9+)")
         reason = argo_safe(parameter.default)
         if reason:
             add(f"default of pipeline parameter {parameter.name!r} {reason}", field=where)
