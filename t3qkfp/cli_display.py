@@ -19,13 +19,18 @@ from .cli import pipeline_argument, reports_errors, scope_option
               help="where to write the picture (default: FILE's name with the format's suffix in the "
                    "current folder; '-' writes it to stdout)")
 @click.option("-f", "--format", "fmt", type=click.Choice(["svg", "png", "pdf", "dot"]), default=None,
-              help="picture format (default: from the output suffix, else svg; dot = Graphviz source)")
+              help="picture format (default: from the output suffix, else svg; dot = Graphviz source; "
+                   "png, pdf and dot need Graphviz, svg is drawn without it)")
 @click.option("--text", "as_text", is_flag=True, help="print the DAG and the table as text instead")
 @scope_option
 @reports_errors
 def graph(pipeline_file: str, output: str | None, fmt: str | None, as_text: bool, scope: str) -> None:
-    """Draw FILE's DAG: each node with its label, file, image and run parameters (needs Graphviz)."""
-    from .display import dag_graph, pipeline_text, write_dag
+    """Draw FILE's DAG: each node with its label, file, image and run parameters.
+
+    SVG is drawn without Graphviz when `dot` is missing (a note on stderr says so); PNG, PDF and
+    DOT need Graphviz.
+    """
+    from .display import drawn_svg, picture_bytes, pipeline_text, write_dag
     from .elyra_reader import load
     from .params import plan
 
@@ -34,20 +39,22 @@ def graph(pipeline_file: str, output: str | None, fmt: str | None, as_text: bool
     if as_text:
         click.echo(pipeline_text(pipeline, result))
         return
+    kind = fmt or (Path(output).suffix.lstrip(".").lower() if output and output != "-" else "svg") or "svg"
+    note = ""
+    if kind == "svg":
+        svg, note = drawn_svg(pipeline, result)
+        data = svg.encode("utf-8")
     if output == "-":
-        kind = fmt or "svg"
-        if kind == "dot":
-            click.echo(dag_graph(pipeline, result).source, nl=False)
-            return
-        from .display import render_graph
-        data = render_graph(dag_graph(pipeline, result), kind)
+        if kind != "svg":
+            data = picture_bytes(pipeline, result, kind)
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
-        return
-    kind = fmt or (Path(output).suffix.lstrip(".").lower() if output else "svg") or "svg"
-    target = Path(output) if output else Path(_stem(pipeline_file) + "." + kind)
-    written = write_dag(pipeline, target, result, fmt=kind)
-    click.echo(f"wrote {written}")
+    else:
+        target = Path(output) if output else Path(_stem(pipeline_file) + "." + kind)
+        written = write_dag(pipeline, target, result, fmt=kind, data=data if kind == "svg" else None)
+        click.echo(f"wrote {written}")
+    if note:
+        click.echo(f"t3qkfp: note: {note}", err=True)
 
 
 def _stem(path: str) -> str:

@@ -2,8 +2,8 @@
 
 Owns: how a pipeline and its plan look to a person: the run-parameter table (name, type,
 default, env var, nodes, note) as text and HTML, the DAG as text and as an SVG picture drawn by
-Graphviz (`dot`, through the `graphviz` Python package), and the rich-display objects a notebook
-shows. Must not: compute anything the model and the plan do not already say, or import kfp.
+Graphviz (`dot`, through the `graphviz` Python package; without it by dag_layout.py), and the
+rich-display objects a notebook shows. Must not: compute anything the model and the plan do not already say, or import kfp.
 
 Why Graphviz: a kept layout engine places the nodes and routes the edges, so big or odd DAGs
 never overlap; we only describe what each node box says. Every user text (labels, ids, file
@@ -13,6 +13,7 @@ quoted string, so Korean, quotes, `<`, `&`, `\\` and braces draw as written.
 from __future__ import annotations
 
 import html
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from .model import Node, Pipeline
     from .params import ParameterPlan, RunParameter
 
+logger = logging.getLogger("t3qkfp")
 COLUMNS = ("name", "type", "default", "env var", "nodes", "note")
 # Picture formats `write_dag` and `t3qkfp graph` accept: "dot" is the DOT source itself, the rest
 # are rendered by Graphviz.
@@ -348,12 +350,37 @@ def dag_dot(pipeline: "Pipeline", plan: "ParameterPlan | None" = None, *, scope:
 
 
 def dag_svg(pipeline: "Pipeline", plan: "ParameterPlan | None" = None, *, scope: str = "auto") -> str:
-    """The DAG picture as SVG text, laid out by Graphviz's `dot`."""
-    return render_graph(dag_graph(pipeline, _require_plan(pipeline, plan, scope)), "svg").decode("utf-8")
+    """The DAG picture as SVG text: laid out by Graphviz's `dot`, else by the pure-Python layout.
+
+    Without Graphviz the note that it gives a better layout goes to the `t3qkfp` logger.
+    """
+    svg, note = drawn_svg(pipeline, _require_plan(pipeline, plan, scope))
+    if note:
+        logger.info("%s", note)
+    return svg
+
+
+def drawn_svg(pipeline: "Pipeline", plan: "ParameterPlan") -> tuple[str, str]:
+    """The SVG and a one-line note, empty when Graphviz drew it.
+
+    Why a fallback rather than an error: a JupyterHub user cannot install Graphviz, and the
+    picture is how people check the DAG; dag_layout.py draws the same boxes in layers.
+    """
+    try:
+        return render_graph(dag_graph(pipeline, plan), "svg").decode("utf-8"), ""
+    except GraphvizUnavailable as unavailable:
+        try:
+            from .dag_layout import NOTE, layered_svg
+        except ModuleNotFoundError as exc:
+            if exc.name != "grandalf":
+                raise
+            raise GraphvizUnavailable(f"{unavailable}; or pip install grandalf for a picture without "
+                                      "Graphviz") from None
+        return layered_svg(pipeline, plan), NOTE
 
 
 def write_dag(pipeline: "Pipeline", path: str | Path, plan: "ParameterPlan | None" = None, *,
-              scope: str = "auto", fmt: str | None = None) -> Path:
+              scope: str = "auto", fmt: str | None = None, data: bytes | None = None) -> Path:
     """Write the picture to `path`; the format comes from `fmt` or the suffix (.svg .png .pdf .dot)."""
     from .errors import UsageError
 
@@ -364,13 +391,27 @@ def write_dag(pipeline: "Pipeline", path: str | Path, plan: "ParameterPlan | Non
     if kind not in FORMATS:
         raise UsageError(f"cannot draw a {kind!r} picture: use one of {', '.join(FORMATS)} "
                          f"(from -f/--format or the file suffix)")
-    graph = dag_graph(pipeline, _require_plan(pipeline, plan, scope))
-    data = graph.source.encode("utf-8") if kind == "dot" else render_graph(graph, kind)
+    if data is None:  # `data`: the picture already drawn (t3qkfp graph reports its note itself)
+        data = picture_bytes(pipeline, _require_plan(pipeline, plan, scope), kind)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     partial.write_bytes(data)
     partial.replace(target)  # a reader never sees half a picture
     return target
+
+
+def picture_bytes(pipeline: "Pipeline", plan: "ParameterPlan", kind: str) -> bytes:
+    """The picture in one of FORMATS; SVG needs no Graphviz (the note is logged), PNG/PDF/DOT do."""
+    if kind == "svg":
+        svg, note = drawn_svg(pipeline, plan)
+        if note:
+            logger.info("%s", note)
+        return svg.encode("utf-8")
+    try:
+        graph = dag_graph(pipeline, plan)
+        return graph.source.encode("utf-8") if kind == "dot" else render_graph(graph, kind)
+    except GraphvizUnavailable as exc:
+        raise GraphvizUnavailable(f"{exc}; an .svg picture is drawn without it") from None
 
 
 def _require_plan(pipeline: "Pipeline", plan: "ParameterPlan | None", scope: str) -> "ParameterPlan":
@@ -428,10 +469,13 @@ def pipeline_html(pipeline: "Pipeline", plan: "ParameterPlan | None" = None, *, 
 
 def _picture_html(pipeline: "Pipeline", plan: "ParameterPlan") -> str:
     try:
-        svg = dag_svg(pipeline, plan)
+        svg, note = drawn_svg(pipeline, plan)
     except GraphvizUnavailable as exc:
         return f'<p style="color:#a00"><i>No DAG picture: {html.escape(str(exc))}</i></p>'
-    return f'<div class="t3qkfp-dag" style="max-width:100%;overflow-x:auto">{svg_inline(svg)}</div>'
+    shown = f'<div class="t3qkfp-dag" style="max-width:100%;overflow-x:auto">{svg_inline(svg)}</div>'
+    if note:
+        shown += f'<p style="color:#777;font-size:0.85em"><i>{html.escape(note)}</i></p>'
+    return shown
 
 
 def compiled_html(compiled: "Compiled") -> str:
@@ -491,10 +535,14 @@ class PipelineView:
 
 
 class DagPicture:
-    """Only the picture, for `display(...)` in a notebook; `_repr_svg_` so Jupyter draws it as SVG."""
+    """Only the picture, for `display(...)` in a notebook; `_repr_svg_` so Jupyter draws it as SVG.
 
-    def __init__(self, svg: str):
+    `note` says when it was drawn without Graphviz (empty otherwise).
+    """
+
+    def __init__(self, svg: str, note: str = ""):
         self.svg = svg
+        self.note = note
 
     def _repr_svg_(self) -> str:
         return svg_inline(self.svg)
@@ -518,7 +566,7 @@ def view(source: Any, plan: "ParameterPlan | None" = None, *, scope: str = "auto
 def picture(source: Any, plan: "ParameterPlan | None" = None, *, scope: str = "auto") -> DagPicture:
     """Only the DAG picture, as an object Jupyter shows as an image."""
     shown = view(source, plan, scope=scope)
-    return DagPicture(shown.svg)
+    return DagPicture(*drawn_svg(shown.pipeline, shown.plan))
 
 
 def svg_texts(svg: str) -> list[str]:

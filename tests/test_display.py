@@ -68,6 +68,16 @@ def odd(tmp_path_factory: pytest.TempPathFactory) -> t3qkfp.model.Pipeline:
     return t3qkfp.load(document, base_dir=folder)
 
 
+@pytest.fixture(params=["dot", "layered"])
+def drawer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """Each picture test runs with Graphviz's `dot` and with `dot` removed from PATH (dag_layout.py)."""
+    if request.param == "dot" and shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed (scripts/quickstart.sh installs it)")
+    if request.param == "layered":
+        monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` on it
+    return request.param
+
+
 def svg_root(svg: str) -> ET.Element:
     return ET.fromstring(svg.encode("utf-8"))
 
@@ -178,8 +188,7 @@ def test_html_table_has_every_row_with_its_cells(which, churn, odd):
 
 # --- the picture ------------------------------------------------------------------------------
 
-@needs_dot
-def test_svg_of_the_example_has_every_node_parameter_file_and_image(churn):
+def test_svg_of_the_example_has_every_node_parameter_file_and_image(churn, drawer):
     pipeline, plan = churn
     svg = display.dag_svg(pipeline, plan)
     shown = texts(svg)
@@ -195,9 +204,8 @@ def test_svg_of_the_example_has_every_node_parameter_file_and_image(churn):
     assert sum(g.get("class") == "edge" for g in groups) == sum(len(n.parents) for n in pipeline.nodes)
 
 
-@needs_dot
 @pytest.mark.parametrize("source", ["churn", "odd_labels", "odd"])
-def test_node_boxes_do_not_overlap(source, odd):
+def test_node_boxes_do_not_overlap(source, odd, drawer):
     pipeline = {"churn": lambda: t3qkfp.load(EXAMPLE), "odd_labels": lambda: t3qkfp.load(ODD),
                 "odd": lambda: odd}[source]()
     boxes = node_boxes(display.dag_svg(pipeline))
@@ -207,8 +215,7 @@ def test_node_boxes_do_not_overlap(source, odd):
         assert apart, (a, b)
 
 
-@needs_dot
-def test_odd_labels_ids_and_values_reach_the_svg_exactly(odd):
+def test_odd_labels_ids_and_values_reach_the_svg_exactly(odd, drawer):
     plan = t3qkfp.plan(odd)
     svg = display.dag_svg(odd, plan)
     shown = texts(svg)
@@ -224,8 +231,7 @@ def test_odd_labels_ids_and_values_reach_the_svg_exactly(odd):
     assert odd.name in tooltips
 
 
-@needs_dot
-def test_long_labels_are_cut_in_the_box_but_whole_in_the_tooltip():
+def test_long_labels_are_cut_in_the_box_but_whole_in_the_tooltip(drawer):
     pipeline = t3qkfp.load(ODD)
     svg = display.dag_svg(pipeline)
     long = next(n.label for n in pipeline.nodes if len(n.label) > 40)
@@ -254,19 +260,28 @@ def test_write_dag_refuses_unknown_formats(tmp_path, churn):
         display.write_dag(churn[0], tmp_path / "dag.bmp")
 
 
-def test_missing_dot_is_one_clear_error_and_the_notebook_view_still_shows_the_table(monkeypatch, tmp_path, churn):
+def test_without_dot_svg_is_drawn_in_layers_with_a_note_and_other_formats_say_why_not(monkeypatch, tmp_path, churn, caplog):
     pipeline, plan = churn
     monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` on it
-    with pytest.raises(GraphvizUnavailable, match="apt-get install -y --no-install-recommends graphviz"):
-        display.dag_svg(pipeline, plan)
+    with caplog.at_level("INFO", logger="t3qkfp"):
+        svg = display.dag_svg(pipeline, plan)
+    assert "drawn without Graphviz; installing Graphviz (`dot`) gives a better layout" in caplog.text
+    assert "train_LOG_LEVEL" in texts(svg)
+    xs = [(b[0], b[2]) for b in node_boxes(svg)]
+    assert xs[0][1] < xs[1][0] < xs[1][1] < xs[2][0], "load -> train -> evaluate read left to right"
     shown = pipeline._repr_html_()
-    assert "<table" in shown and "No DAG picture" in shown and "<svg" not in shown
+    assert "<table" in shown and "<svg" in shown and "better layout" in shown and "<?xml" not in shown
+    assert display.picture(pipeline, plan).note.startswith("drawn without Graphviz")
+    with pytest.raises(GraphvizUnavailable, match=r"`conda install graphviz`; an \.svg picture is drawn without it"):
+        display.write_dag(pipeline, tmp_path / "dag.png", plan)
+    assert not (tmp_path / "dag.png").exists()
 
 
 def test_missing_graphviz_package_is_one_clear_error(monkeypatch, churn):
     monkeypatch.setitem(sys.modules, "graphviz", None)  # import graphviz -> ModuleNotFoundError
     with pytest.raises(GraphvizUnavailable, match=r"t3qkfp\[notebooks\]"):
         display.dag_dot(churn[0])
+    assert "<svg" in display.dag_svg(churn[0])  # the picture is still drawn, in layers
 
 
 # --- rich display -----------------------------------------------------------------------------
@@ -335,14 +350,22 @@ def test_graph_command_dot_to_stdout_text_and_errors(tmp_path):
     assert t3qkfp_cli("graph", "--help").returncode == 0
 
 
-def test_graph_command_without_dot_says_how_to_install_it(tmp_path):
+def test_graph_command_without_dot_draws_svg_and_says_graphviz_is_better(tmp_path):
     import os
 
     env = {**os.environ, "PATH": str(tmp_path)}
     result = t3qkfp_cli("graph", str(EXAMPLE), "-o", str(tmp_path / "dag.svg"), env=env)
-    assert result.returncode == 1
-    assert b"needs Graphviz's `dot` program" in result.stderr and b"Traceback" not in result.stderr
-    assert not (tmp_path / "dag.svg").exists()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode() == f"wrote {tmp_path / 'dag.svg'}\n"
+    assert result.stderr.decode() == ("t3qkfp: note: drawn without Graphviz; installing Graphviz (`dot`) "
+                                      "gives a better layout\n")
+    assert "train_LOG_LEVEL" in texts((tmp_path / "dag.svg").read_text())
+    piped = t3qkfp_cli("graph", str(EXAMPLE), "-o", "-", env=env)
+    assert piped.returncode == 0 and piped.stdout.startswith(b"<?xml") and b"better layout" in piped.stderr
+    png = t3qkfp_cli("graph", str(EXAMPLE), "-o", str(tmp_path / "dag.png"), env=env)
+    assert png.returncode == 1
+    assert b"needs Graphviz's `dot` program" in png.stderr and b"Traceback" not in png.stderr
+    assert not (tmp_path / "dag.png").exists()
 
 
 def test_a_plan_alone_shows_tasks_instead_of_labels(churn):

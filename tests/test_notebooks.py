@@ -133,6 +133,21 @@ def test_other_notebooks_run_clean(path, kernel_env):
     assert html_outputs(notebook), f"{path.name} shows no table or picture"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_draw_the_dag_without_graphviz(path, kernel_env, monkeypatch):
+    """A JupyterHub user without Graphviz: `dot` is removed from PATH; the DAG is drawn in layers."""
+    import shutil
+
+    kept = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not shutil.which("dot", path=d)]
+    monkeypatch.setenv("PATH", os.pathsep.join(kept))
+    assert shutil.which("dot") is None
+    notebook = execute(path, kernel_env)
+    check_outputs(notebook)
+    shown = html_outputs(notebook)
+    assert any("<svg" in h and "installing Graphviz (`dot`) gives a better layout" in h for h in shown), \
+        "no DAG picture, or no note that Graphviz draws it better"
+
+
 def test_kernel_environment_is_this_venv():
     """The notebooks import t3qkfp from this checkout, which they do only in this venv's Python."""
     import t3qkfp
