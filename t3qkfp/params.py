@@ -155,11 +155,13 @@ def _fits_int64(text: str) -> bool:
 def go_json_size(value: object) -> int:
     """Bytes of Go's json.Marshal of `value`: UTF-8, with <, >, &, U+2028/9 escaped to 6 bytes.
 
-    Python writes backspace and form feed as 2-byte escapes; the Go of KFP 1.2's server (< 1.22)
-    writes them as 6-byte \\u0008 / \\u000c, so they count 4 bytes more.
+    Python (ensure_ascii off) writes <, >, & as 1 byte (Go: 6, so 5 more) and U+2028/U+2029 raw
+    as 3 UTF-8 bytes (Go: `\\u2028`, 6, so 3 more). It writes backspace and form feed as 2-byte
+    escapes; the Go of KFP 1.2's server (< 1.22) writes them as 6-byte \\u0008 / \\u000c, so
+    they count 4 bytes more. tests/test_go_json_size.py checks this against Go itself.
     """
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    extra = sum(text.count(ch) for ch in "<>&\u2028\u2029") * 5
+    extra = sum(text.count(ch) for ch in "<>&") * 5 + sum(text.count(ch) for ch in "\u2028\u2029") * 3
     extra += sum(s.count("\b") + s.count("\f") for s in _strings(value)) * 4
     return len(text.encode("utf-8", "surrogatepass")) + extra
 

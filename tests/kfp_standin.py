@@ -103,9 +103,28 @@ def _now() -> str:
 
 
 def go_json_bytes(value: Any) -> int:
-    """Length of Go's json.Marshal output: compact, UTF-8, with <, >, & and U+2028/9 as \\uXXXX."""
+    """Length of Go's json.Marshal output: compact, UTF-8, with <, >, &, U+2028/9 as 6-byte
+    \\uXXXX and, as the Go (< 1.22) of the KFP 1.x server writes them, backspace and form feed
+    as 6-byte \\u0008 / \\u000c (Python: 1 byte for <>&, 3 raw bytes for U+2028/9, 2 for \\b \\f)."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return len(text.encode("utf-8")) + 5 * sum(text.count(c) for c in "<>&\u2028\u2029")
+    raw = "".join(_all_strings(value))
+    return (len(text.encode("utf-8")) + 5 * sum(text.count(c) for c in "<>&")
+            + 3 * sum(text.count(c) for c in "\u2028\u2029") + 4 * sum(raw.count(c) for c in "\b\f"))
+
+
+def _all_strings(value: Any) -> list[str]:
+    """Every string of a JSON value, keys included (iterative: a stand-in must not recurse out)."""
+    found, stack = [], [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 def read_workflow(text: str) -> dict[str, Any]:
