@@ -144,12 +144,13 @@ def _stem(path: str) -> str:
 
 
 def _add_optional_commands() -> None:
-    """Commands that live beside the modules they drive (upload/run, submit, graph)."""
+    """Commands that live beside the modules they drive (upload/run, submit, graph, sweep/katib)."""
     import importlib
 
     for module_name, names in (("t3qkfp.cli_runtime", ("upload", "run")),
                                ("t3qkfp.cli_submit", ("submit",)),
-                               ("t3qkfp.cli_display", ("graph",))):
+                               ("t3qkfp.cli_display", ("graph",)),
+                               ("t3qkfp.cli_sweep", ("sweep", "katib"))):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

@@ -22,7 +22,13 @@ Use:
 
 Simulations (attributes you may set, or constructor keywords):
     run_outcome="Succeeded" | "Failed"   what a run ends with; it reports "Running" for
-                                         `polls_until_done` GETs first
+                                         `polls_until_done` GETs first; or a function of the run's
+                                         parameters ({name: value}) returning one of them
+    run_metrics=f                        f(parameters) -> {metric name: number}: a run that ends
+                                         reports these in `run.metrics` as KFP 1.2 does (apiRunMetric
+                                         name/node_id/number_value/format, reported by the persistence
+                                         agent from the nodes' mlpipeline-metrics.json; names KFP's
+                                         ReportRunMetrics refuses are left out)
     multi_user=True                      healthz says so; experiments need a NAMESPACE reference
     token="t"                            every API request needs `Authorization: Bearer t` (else 401)
     dex_users={"user@example.com": "pw"} Kubeflow 1.2 / Dex / authservice: API requests need an
@@ -70,6 +76,9 @@ MAX_PARAMETER_BYTES = 10_000  # backend/src/common/util/consts.go
 MAX_NAME_LENGTH = 100  # backend/src/apiserver/server/util.go MaxFileNameLength
 SESSION_COOKIE = "authservice_session"
 # gRPC codes the grpc-gateway maps to HTTP statuses (runtime.HTTPStatusFromCode).
+# The metric names KFP 1.2 accepts (apiRunMetric.name in the 1.2.0 API definitions: 1 to 63
+# characters of `[a-z]([-a-z0-9]*[a-z0-9])?`).
+_METRIC_NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
 _GRPC_CODE = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 500: 13}
 
 
@@ -207,8 +216,9 @@ class KfpStandin:
 
     def __init__(self, *, port: int = 0, base_path: str = "/pipeline", multi_user: bool = False,
                  token: str | None = None, dex_users: dict[str, str] | None = None,
-                 namespaces: set[str] | None = None, run_outcome: str = "Succeeded",
-                 polls_until_done: int = 1, verbose: bool = False):
+                 namespaces: set[str] | None = None, run_outcome: Any = "Succeeded",
+                 polls_until_done: int = 1, run_metrics: Callable[[dict[str, str]], dict[str, float]] | None = None,
+                 verbose: bool = False):
         self.base_path = base_path.rstrip("/")
         self.multi_user = multi_user
         self.token = token
@@ -216,6 +226,7 @@ class KfpStandin:
         self.namespaces = namespaces
         self.run_outcome = run_outcome
         self.polls_until_done = polls_until_done
+        self.run_metrics = run_metrics
         self.verbose = verbose
         self.schema = load_compact()
         self.requests: list[Recorded] = []
@@ -832,10 +843,17 @@ class KfpStandin:
             polls = self._state.run_polls[id] = self._state.run_polls[id] + 1
             if run["status"] in ("", "Running"):
                 if polls > self.polls_until_done:
-                    run["status"] = self.run_outcome
+                    values = {p["name"]: p.get("value", "") for p in workflow_parameters(self._state.run_workflows[id])}
+                    outcome = self.run_outcome(values) if callable(self.run_outcome) else self.run_outcome
+                    run["status"] = outcome
                     run["finished_at"] = _now()
-                    if self.run_outcome == "Failed":
+                    if outcome == "Failed":
                         run["error"] = "node train failed: exit code 1"
+                    elif self.run_metrics is not None:
+                        run["metrics"] = [{"name": name, "node_id": f"{run['name'][:40]}-{id[:8]}".replace(" ", "-"),
+                                           "number_value": float(value), "format": "RAW"}
+                                          for name, value in self.run_metrics(values).items()
+                                          if _METRIC_NAME.fullmatch(name)]
                 else:
                     run["status"] = "Running"
         return self._respond("get_run", self._run_detail(id))

@@ -242,9 +242,17 @@ class _Node:
         metrics = self._node_json(METRICS)
         if not (isinstance(metrics, dict) and isinstance(metrics.get("metrics"), list)):
             metrics = {"metrics": []}
-        for name, data in ((UI_METADATA, ui), (METRICS, metrics)):
-            with open(os.path.join(self.metadata_dir, name), "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=1)
+        with open(os.path.join(self.metadata_dir, UI_METADATA), "w", encoding="utf-8") as fh:
+            json.dump(ui, fh, indent=1)
+        # One metric a line, name and numberValue first: Katib's file metrics collector matches
+        # line by line, and KFP reads the same JSON either way.
+        lines = []
+        for item in metrics["metrics"]:
+            if isinstance(item, dict):
+                item = {**{k: item[k] for k in ("name", "numberValue") if k in item}, **item}
+            lines.append(json.dumps(item))
+        with open(os.path.join(self.metadata_dir, METRICS), "w", encoding="utf-8") as fh:
+            fh.write('{"metrics": [\n' + ",\n".join(lines) + ("\n" if lines else "") + "]}\n")
 
     def _node_json(self, name: str) -> Any:
         path = os.path.join(self.folder, name)
