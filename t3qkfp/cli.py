@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import click
 
-from .errors import InternalError, T3qkfpError
+from .errors import InternalError, Location, PipelineError, Problem, T3qkfpError
 
 SCOPE_HELP = ("how env vars become run parameters: auto = one shared parameter per env name where "
               "all nodes agree on the default, one per node where they differ; node = always per "
@@ -81,16 +81,20 @@ def main() -> None:
 @scope_option
 @click.option("--list-objects", is_flag=True, help="also list the object keys the workflow expects in the bucket")
 @click.option("--quiet", "-q", is_flag=True, help="do not print the run-parameter table")
+@click.option("--allow-large", is_flag=True,
+              help="write a workflow above the 1.5 MiB Kubernetes stores by default (for a cluster "
+                   "whose etcd accepts larger requests)")
 @storage_options
 @reports_errors
 def compile_command(pipeline_file: str, output: str | None, scope: str, list_objects: bool,
-                    quiet: bool, **options: Any) -> None:
+                    quiet: bool, allow_large: bool, **options: Any) -> None:
     """Compile FILE to an Argo Workflow for KFP 1.2 (byte-identical for the same input)."""
     from .compiler import compile_pipeline
     from .display import plan_text
 
     storage = storage_from_options(options)
-    compiled = compile_pipeline(pipeline_file, scope=scope, storage=storage, deterministic=True)
+    compiled = compile_pipeline(pipeline_file, scope=scope, storage=storage, deterministic=True,
+                                allow_large=allow_large)
     if output == "-":
         click.echo(compiled.yaml, nl=False)
         return
@@ -102,7 +106,7 @@ def compile_command(pipeline_file: str, output: str | None, scope: str, list_obj
         click.echo(f"objects expected in bucket {storage.bucket!r} at {storage.endpoint}:")
         for key in compiled.object_keys():
             click.echo(f"  {key}")
-    click.echo(f"wrote {target}")
+    click.echo(f"wrote {target} (workflow {compiled.size.text()})")
 
 
 @main.command("params")
@@ -118,10 +122,15 @@ def params_command(pipeline_file: str, as_json: bool, scope: str) -> None:
 
     pipeline = load(pipeline_file)
     result = plan(pipeline, scope=scope)
+    from .workflow_size import estimate
+
+    size = estimate(pipeline, result)
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        click.echo(json.dumps({**result.to_json(), "workflow_bytes_estimate": size.total},
+                              indent=2, ensure_ascii=False))
     else:
         click.echo(plan_text(pipeline, result))
+        click.echo(f"workflow size: about {size.text()}")
 
 
 @main.command("validate")
@@ -135,7 +144,19 @@ def validate_command(pipeline_file: str, scope: str) -> None:
 
     pipeline = load(pipeline_file)
     result = plan(pipeline, scope=scope)
+    from .workflow_size import MAX_BYTES, estimate
+
+    size = estimate(pipeline, result)
+    if size.total > MAX_BYTES:
+        # As compile would refuse it: a run of it could not be created on a default cluster.
+        raise PipelineError([Problem(location=Location(file=pipeline.source, field="workflow size"),
+                                     message=f"the compiled workflow would take about {size.text()}, "
+                                             f"so KFP could not start a run of it; biggest parts: "
+                                             + ", ".join(f"{n} {b} bytes" for n, b in size.biggest),
+                                     hint="split the pipeline, or compile with --allow-large if your "
+                                          "cluster's etcd accepts larger requests")])
     click.echo(f"{pipeline_file}: valid ({len(pipeline.nodes)} nodes, {len(result.parameters)} run parameters)")
+    click.echo(f"workflow size: about {size.text()}")
 
 
 def _stem(path: str) -> str:

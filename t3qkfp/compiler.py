@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from . import argo_emit, elyra_reader, kfp_build, params, storage
+from . import argo_emit, elyra_reader, kfp_build, params, storage, workflow_size
 from .model import Pipeline
 from .params import ParameterPlan
 from .storage import Archive, StorageConfig
@@ -27,6 +27,7 @@ class Compiled:
     storage: StorageConfig
     archives: dict[str, Archive]
     workflow: dict[str, Any]
+    size: workflow_size.SizeReport  # the workflow as Kubernetes stores it (compact JSON)
 
     @cached_property
     def yaml(self) -> str:
@@ -52,8 +53,12 @@ class Compiled:
 
 def compile_pipeline(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None,
                      scope: str = "auto", storage: StorageConfig | None = None,
-                     deterministic: bool = False) -> Compiled:
-    """Compile and keep every stage's result; raises PipelineError on invalid input."""
+                     deterministic: bool = False, allow_large: bool = False) -> Compiled:
+    """Compile and keep every stage's result; raises PipelineError on invalid input.
+
+    A workflow above the 1.5 MiB Kubernetes stores by default is a PipelineError naming its
+    biggest parts unless `allow_large` (a cluster with a larger etcd limit); above 1 MiB a warning.
+    """
     pipeline = elyra_reader.load(pipeline_json, base_dir=base_dir)
     plan = params.plan(pipeline, scope=scope)
     config = storage or StorageConfig.resolve()
@@ -65,21 +70,26 @@ def compile_pipeline(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | N
     workflow = argo_emit.to_workflow(func, params_list, name=plan.pipeline_name,
                                      description=pipeline.description, plan=plan, links=links,
                                      deterministic=deterministic)
-    return Compiled(pipeline=pipeline, plan=plan, storage=config, archives=archives, workflow=workflow)
+    size = workflow_size.measure(workflow)
+    workflow_size.check(size, pipeline.source, allow_large=allow_large)
+    return Compiled(pipeline=pipeline, plan=plan, storage=config, archives=archives, workflow=workflow,
+                    size=size)
 
 
 def compile(pipeline_json: Any, package_path: str | os.PathLike[str] | None = None, *,
             base_dir: str | os.PathLike[str] | None = None, scope: str = "auto",
-            storage: StorageConfig | None = None, deterministic: bool = False) -> dict[str, Any]:
+            storage: StorageConfig | None = None, deterministic: bool = False,
+            allow_large: bool = False) -> dict[str, Any]:
     """Compile an Elyra pipeline (path, JSON text, bytes or dict) to an Argo Workflow dict.
 
     Every node env var and Elyra pipeline parameter becomes a KFP run parameter. With
     `package_path` ending in .yaml/.yml/.zip/.tar.gz/.tgz the workflow is also written there.
     `scope`: "auto" (shared where defaults agree), "node" (always per node) or "pipeline"
     (always shared). `deterministic` leaves out the compilation time, for byte-identical output.
+    `allow_large` lets a workflow above Kubernetes' default 1.5 MiB through (see compile_pipeline).
     """
     compiled = compile_pipeline(pipeline_json, base_dir=base_dir, scope=scope, storage=storage,
-                                deterministic=deterministic)
+                                deterministic=deterministic, allow_large=allow_large)
     if package_path is not None:
         compiled.write(package_path)
     return compiled.workflow
