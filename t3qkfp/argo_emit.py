@@ -15,6 +15,7 @@ import gzip
 import io
 import json
 import os
+import stat
 import tarfile
 import tempfile
 import threading
@@ -129,6 +130,7 @@ def write_package(yaml_text: str, path: str | os.PathLike[str]) -> Path:
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(payload)
+            os.fchmod(out.fileno(), _mode_for(target))
         os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -143,3 +145,28 @@ def workflow_size(workflow: dict[str, Any]) -> int:
     """Bytes of the workflow as the KFP API server hands it to Kubernetes (compact JSON), which
     is what etcd's request limit (1.5 MiB by default) applies to."""
     return len(json.dumps(workflow, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+def _mode_for(target: Path) -> int:
+    """The mode a plain open(target, "w") would leave: an existing file's own, else 0666 less the umask.
+
+    mkstemp makes its file 0600 whatever the umask, which kept a compiled workflow from the
+    group that shares a project folder.
+    """
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask; from /proc on Linux, since setting it to read it races other threads."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask

@@ -53,7 +53,7 @@ class Compiled:
 
 def compile_pipeline(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None,
                      scope: str = "auto", storage: StorageConfig | None = None,
-                     deterministic: bool = False, allow_large: bool = False) -> Compiled:
+                     deterministic: bool = True, allow_large: bool = False) -> Compiled:
     """Compile and keep every stage's result; raises PipelineError on invalid input.
 
     A workflow above the 1.5 MiB Kubernetes stores by default is a PipelineError naming its
@@ -78,14 +78,15 @@ def compile_pipeline(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | N
 
 def compile(pipeline_json: Any, package_path: str | os.PathLike[str] | None = None, *,
             base_dir: str | os.PathLike[str] | None = None, scope: str = "auto",
-            storage: StorageConfig | None = None, deterministic: bool = False,
+            storage: StorageConfig | None = None, deterministic: bool = True,
             allow_large: bool = False) -> dict[str, Any]:
     """Compile an Elyra pipeline (path, JSON text, bytes or dict) to an Argo Workflow dict.
 
     Every node env var and Elyra pipeline parameter becomes a KFP run parameter. With
     `package_path` ending in .yaml/.yml/.zip/.tar.gz/.tgz the workflow is also written there.
     `scope`: "auto" (shared where defaults agree), "node" (always per node) or "pipeline"
-    (always shared). `deterministic` leaves out the compilation time, for byte-identical output.
+    (always shared). The output is byte-identical for the same input, as `t3qkfp compile`
+    writes it; `deterministic=False` adds KFP's compilation-time annotation.
     `allow_large` lets a workflow above Kubernetes' default 1.5 MiB through (see compile_pipeline).
     """
     compiled = compile_pipeline(pipeline_json, base_dir=base_dir, scope=scope, storage=storage,

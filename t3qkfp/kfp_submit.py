@@ -359,7 +359,8 @@ class _LineStream:
     def write(self, text: str) -> int:
         for line in text.splitlines():
             if line.strip():
-                self._callback(line)
+                # storage prefixes its lines for a terminal; the callback adds its own prefix
+                self._callback(line.removeprefix("t3qkfp: "))
         return len(text)
 
     def flush(self) -> None:

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import random
+import stat
 import subprocess
 import sys
 import tarfile
@@ -70,10 +71,41 @@ def test_node_order_in_the_file_does_not_change_the_output():
     assert compiled_yaml(shuffled, base_dir=EXAMPLE.parent) == compiled_yaml(document, base_dir=EXAMPLE.parent)
 
 
-def test_non_deterministic_mode_stamps_the_compilation_time_like_kfp():
-    workflow = t3qkfp.compile(EXAMPLE, storage=STORAGE)
+def test_the_compilation_time_is_stamped_only_when_asked_like_kfp():
+    workflow = t3qkfp.compile(EXAMPLE, storage=STORAGE, deterministic=False)
     assert argo_emit.COMPILATION_TIME in workflow["metadata"]["annotations"]
-    assert argo_emit.COMPILATION_TIME not in t3qkfp.compile(EXAMPLE, storage=STORAGE, deterministic=True)["metadata"]["annotations"]
+    assert argo_emit.COMPILATION_TIME not in t3qkfp.compile(EXAMPLE, storage=STORAGE)["metadata"]["annotations"]
+
+
+def test_the_api_writes_the_same_bytes_as_the_cli_by_default(tmp_path, monkeypatch):
+    for name in [k for k in os.environ if k.startswith("T3QKFP_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no t3qkfp.toml here: both use the default storage settings
+    t3qkfp.compile(EXAMPLE, tmp_path / "api.yaml")
+    result = subprocess.run([sys.executable, "-m", "t3qkfp", "compile", str(EXAMPLE), "-o", str(tmp_path / "cli.yaml"), "-q"],
+                            capture_output=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "api.yaml").read_bytes() == (tmp_path / "cli.yaml").read_bytes()
+
+
+def test_written_files_get_the_mode_of_a_normal_write_and_keep_an_existing_files_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        for suffix in (".yaml", ".zip", ".tar.gz"):
+            fresh = tmp_path / f"fresh{suffix}"
+            t3qkfp.compile(EXAMPLE, fresh, storage=STORAGE)
+            assert stat.S_IMODE(fresh.stat().st_mode) == 0o644, suffix
+        os.umask(0o077)
+        private = tmp_path / "private.yaml"
+        t3qkfp.compile(EXAMPLE, private, storage=STORAGE)
+        assert stat.S_IMODE(private.stat().st_mode) == 0o600
+        shared = tmp_path / "shared.yaml"
+        shared.write_text("old")
+        shared.chmod(0o664)
+        t3qkfp.compile(EXAMPLE, shared, storage=STORAGE)
+        assert stat.S_IMODE(shared.stat().st_mode) == 0o664 and shared.read_text() != "old"
+    finally:
+        os.umask(old)
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".yml", ".zip", ".tar.gz", ".tgz"])

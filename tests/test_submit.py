@@ -624,6 +624,7 @@ def test_node_files_are_uploaded_before_the_pipeline(kfp: KfpStandin, monkeypatc
         compiled = compile_pipeline(CHURN, storage=s3.config())
         assert s3.keys("t3qkfp-test/") == compiled.object_keys()
         assert any("uploaded: s3://" in line for line in lines)
+        assert not any(line.startswith("t3qkfp:") for line in lines)  # the CLI adds its one prefix
         workflow = yaml.safe_load(kfp.version_yaml(result.version_id))
         assert sorted({o.key for o in expected_objects(workflow)}) == compiled.object_keys()
 
