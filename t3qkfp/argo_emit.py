@@ -18,14 +18,13 @@ import os
 import stat
 import tarfile
 import tempfile
-import threading
-import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 
+from . import quiet
 from .errors import InternalError, UsageError
 from .invariants import workflow_problems
 from .params import ParameterPlan
@@ -33,8 +32,7 @@ from .params import ParameterPlan
 COMPILATION_TIME = "pipelines.kubeflow.org/pipeline_compilation_time"
 # kfp 1.2 keeps the pipeline being built in a class attribute (dsl.Pipeline._default_pipeline)
 # and warnings filters are process-wide: two compiles at once (Jupyter's thread pool serving
-# Elyra's Run and Export) would mix their ops. One compile at a time.
-_KFP_COMPILER_LOCK = threading.Lock()
+# Elyra's Run and Export) would mix their ops. One compile at a time, under quiet.LOCK.
 PACKAGE_SUFFIXES = (".yaml", ".yml", ".zip", ".tar.gz", ".tgz")
 
 # YAML 1.1 words go-yaml v2 resolves to bool/null (resolve.go), compared case-insensitively.
@@ -55,10 +53,9 @@ def to_workflow(pipeline_func: Callable[[], None], params_list: list[Any], *, na
     kfp_modules()
     from kfp.compiler import Compiler
 
-    with _KFP_COMPILER_LOCK, warnings.catch_warnings():
-        # kfp 1.2's compiler trips its own (Pending)DeprecationWarnings on ContainerOp proxies
-        # and FutureWarnings about components; none of them is about the user's pipeline.
-        warnings.simplefilter("ignore")
+    # kfp 1.2's compiler trips its own (Pending)DeprecationWarnings on ContainerOp proxies
+    # and FutureWarnings about components; none of them is about the user's pipeline.
+    with quiet.silenced():
         workflow = Compiler()._create_workflow(pipeline_func, pipeline_name=name,
                                                pipeline_description=description or None,
                                                params_list=params_list)

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import heapq
 import math
-import warnings
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Callable
 
-from . import nodespec
+from . import nodespec, quiet
 from .model import Node, Pipeline
 from .params import ParameterPlan
 from .runtime.command import container_command
@@ -37,8 +36,7 @@ def kfp_modules() -> tuple[Any, Any, Any]:
     kfp 1.2 and its kubernetes 11 client emit DeprecationWarnings on Python 3.11 at import;
     they are kfp's business, not the user's.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet.silenced():
         import kfp
         from kfp import dsl
         from kubernetes.client import models as k8s
@@ -82,10 +80,9 @@ def build(pipeline: Pipeline, plan: ParameterPlan, storage: StorageConfig,
 def _container_op(dsl: Any, k8s: Any, node: Node, task: str, plan: ParameterPlan,
                   params: dict[str, Any], storage: StorageConfig, archive: NodeBuild,
                   inputs_from: tuple[str, ...], command: list[str]) -> Any:
-    with warnings.catch_warnings():
-        # kfp 1.2 warns on every ContainerOp that reusable components are preferred, and its
-        # ContainerOp proxies raise PendingDeprecationWarnings: kfp's business, not the user's.
-        warnings.simplefilter("ignore")
+    # kfp 1.2 warns on every ContainerOp that reusable components are preferred, and its
+    # ContainerOp proxies raise PendingDeprecationWarnings: kfp's business, not the user's.
+    with quiet.silenced():
         op = dsl.ContainerOp(
             name=task, image=node.runtime_image, command=list(command),
             file_outputs={"mlpipeline-ui-metadata": nodespec.UI_METADATA_PATH,

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from . import quiet
 from .errors import SubmitError, SubmittedRunError, UsageError
 from .params import check_overrides
 
@@ -375,10 +376,13 @@ def _kfp_warnings() -> Iterator[None]:
     (DeprecationWarning on every response); importing kfp 1.2 emits DeprecationWarnings from
     its own and kubernetes' modules. Neither is the user's concern.
     """
-    with warnings.catch_warnings():
+    def filters() -> None:
         warnings.filterwarnings("ignore", category=DeprecationWarning,
                                 message=r"HTTPResponse\.getheaders?\(\) is deprecated")
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(kfp|kubernetes|kfp_server_api)\b")
+
+    # Held for the whole session: quiet.py says why filter changes must not overlap.
+    with quiet.silenced(filters):
         yield
 
 

@@ -27,13 +27,12 @@ import tempfile
 import threading
 import time
 import uuid
-import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, TextIO
 
-from . import nodespec
+from . import nodespec, quiet
 from .errors import RunError, StorageError, UsageError, did_you_mean
 from .params import check_names
 from .storage import Credentials, StorageConfig
@@ -231,8 +230,7 @@ def start_s3_server() -> tuple[Any, str]:
     moto's modules raise DeprecationWarnings at import on some Python versions; they are not
     the user's concern, so the import is done with warnings silenced.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with quiet.silenced():
         from moto.server import ThreadedMotoServer
     # werkzeug logs every request at INFO through its own handler unless its logger has a level;
     # a user who configured that logger keeps their setting.
