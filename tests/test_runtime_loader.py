@@ -6,6 +6,7 @@ and the error messages are all exercised the way a pod exercises them.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -13,14 +14,16 @@ import os
 import subprocess
 import sys
 import tarfile
+import zlib
 from pathlib import Path
 
 import pytest
 
 from t3qkfp import nodespec
-from t3qkfp.runtime.command import container_command, loader_text
+from t3qkfp.runtime.command import LOADER_BLOB, blob_text, container_command, loader_text
 from t3qkfp.storage import RUNTIME_MEMBER, RUNTIME_SOURCE
 
+from conftest import regenerating
 from s3server import S3Server, closed_port_endpoint, s3_server
 
 RUN_ID = "0f0e0d0c-run"
@@ -81,11 +84,25 @@ def run_pod(spec: nodespec.NodeSpec, workdir: Path, s3: S3Server, *, env: dict[s
 
 def test_loader_text_is_small_constant_and_safe() -> None:
     text = loader_text()
-    assert container_command() == ["python3", "-c", text]
     for forbidden in ("{{", "}}", "$(", "$$", '"""', "\n#"):
         assert forbidden not in text
-    assert len(text) < 2400, len(text)  # repeated in every container of the YAML
     compile(text, "<loader>", "exec")
+    command = container_command()
+    assert command[:2] == ["python3", "-c"]
+    for forbidden in ("{{", "}}", "$(", "$$", "\n"):
+        assert forbidden not in command[2]
+    assert len(command[2]) < 1900, len(command[2])  # repeated in every container of the YAML
+    # The one-liner runs exactly the loader text: inflating the packed part gives it back.
+    packed = command[2].split("b64decode('")[1].split("')")[0]
+    assert zlib.decompress(base64.b64decode(packed), -15).decode() == text
+
+
+def test_stored_loader_blob_matches_loader_py() -> None:
+    """The stored blob keeps the YAML identical whatever zlib a machine has; it must be current."""
+    if regenerating():
+        LOADER_BLOB.write_text(blob_text(loader_text()), encoding="ascii")
+    assert LOADER_BLOB.read_text(encoding="ascii") == blob_text(loader_text()), (
+        "runtime/loader.deflate.b64 is stale: run the tests with T3QKFP_REGENERATE=1")
 
 
 def test_runtime_helper_is_stdlib_only() -> None:
