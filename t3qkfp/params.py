@@ -329,9 +329,16 @@ def check_overrides(plan: ParameterPlan, params: Mapping[str, Any] | None) -> di
     for name in params:
         if not isinstance(name, str):
             raise UsageError(f"run parameter names must be str, not {type(name).__name__} ({name!r})")
+    from .checks import argo_safe
+
     known = {p.name: p for p in plan.parameters}
     check_names(set(known), params)
-    return {name: _fit(known[name], value) for name, value in params.items()}
+    fitted = {name: _fit(known[name], value) for name, value in params.items()}
+    for name, text in fitted.items():
+        problem = argo_safe(text)  # refused here, before a local S3 server or a KFP call starts
+        if problem:
+            raise UsageError(f"value of run parameter {name!r} {problem}")
+    return fitted
 
 
 def _fit(param: RunParameter, value: Any) -> str:

@@ -33,6 +33,7 @@ def test_three_nodes_with_overrides_through_a_real_endpoint(tmp_path: Path) -> N
         executed = json.loads(s3.read(f"{base}/prepare-numbers/prepare.ipynb"))
     text = log.getvalue()
     assert run.succeeded and [n.status for n in run.nodes] == ["succeeded"] * 3
+    assert "without encryption" not in text  # ipykernel's start-up warning stays out of node logs
     assert run.parameters["COUNT"] == "4" and run.parameters["FACTOR"] == "5"
     # node 2 read node 1's output, node 3 read node 2's
     assert summary["numbers"] == [5, 10, 15, 20] and summary["total"] == 50
@@ -86,6 +87,18 @@ def test_unknown_parameter_lists_valid_names() -> None:
 def test_unknown_parameter_fails_before_anything_runs(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="unknown run parameter 'nope'"):
         run_local(THREE, params={"nope": "1"}, workdir=tmp_path, out=io.StringIO())
+    assert not list(tmp_path.iterdir())
+
+
+def test_value_argo_cannot_carry_is_refused_before_the_local_s3_server_starts(tmp_path: Path, monkeypatch) -> None:
+    import t3qkfp.local
+
+    def no_server(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the local S3 server was started for a run that cannot start")
+
+    monkeypatch.setattr(t3qkfp.local._ObjectStorage, "__enter__", no_server)
+    with pytest.raises(UsageError, match="'MESSAGE'.*'\\{\\{'"):
+        run_local(THREE, params={"MESSAGE": "{{workflow.name}}"}, workdir=tmp_path, out=io.StringIO())
     assert not list(tmp_path.iterdir())
 
 

@@ -174,7 +174,8 @@ class _Node:
         failure: str | None = None
         try:
             papermill.execute_notebook(path, executed, kernel_name=kernel, cwd=self.folder,
-                                       log_output=True, progress_bar=False, parameters=None)
+                                       log_output=True, progress_bar=False, parameters=None,
+                                       extra_arguments=quiet_kernel_arguments(path))
         except PapermillExecutionError as exc:
             trace = strip_ansi("\n".join(exc.traceback))
             failure = f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}\n{trace}"
@@ -379,6 +380,25 @@ def notebook_kernel(path: str) -> str | None:
         raise NodeFailure(f"{os.path.basename(path)} is not a readable notebook: {exc}") from None
     kernel = meta.get("kernelspec", {}).get("name") if isinstance(meta, dict) else None
     return kernel if isinstance(kernel, str) and kernel else None
+
+
+def quiet_kernel_arguments(path: str) -> list[str]:
+    """Kernel arguments that keep ipykernel's own log (its "running over TCP without encryption"
+    warning on every start) out of the node log; only for Python kernels, which understand them.
+
+    The kernel talks to papermill over the pod's loopback only, so the warning says nothing
+    about the node; the notebook's own output and errors are not affected.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            meta = json.load(fh).get("metadata", {})
+    except (OSError, ValueError):
+        return []
+    spec = meta.get("kernelspec", {}) if isinstance(meta, dict) else {}
+    language = spec.get("language") if isinstance(spec, dict) else None
+    name = spec.get("name") if isinstance(spec, dict) else None
+    python = language == "python" or (language is None and (not name or str(name).startswith("python")))
+    return ["--IPKernelApp.log_level=ERROR"] if python else []
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
