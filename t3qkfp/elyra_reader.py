@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import Location, PipelineError, Problem, UsageError, shown
+from .user_files import NotRegularFile, TooLarge, read_regular
 from .model import (ElyraParameter, EnvSetting, Kubernetes, Node, NodeKind, ParamType, Pipeline,
                     Resources, SecretEnv, Toleration, Volume)
 
@@ -108,9 +109,11 @@ def _document(pipeline_json: Any, name: str | None = None) -> tuple[str, Any, li
         path = Path(pipeline_json)
         source = str(path)
         try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                return source, None, [_file_problem(source, f"file is larger than {MAX_FILE_BYTES} bytes")], cwd
-            raw = path.read_bytes()
+            raw = read_regular(path, MAX_FILE_BYTES)
+        except TooLarge:
+            return source, None, [_file_problem(source, f"file is larger than {MAX_FILE_BYTES} bytes")], cwd
+        except NotRegularFile as exc:
+            return source, None, [_file_problem(source, f"cannot read file: it is {exc}")], cwd
         except FileNotFoundError:
             return source, None, [_file_problem(source, "file not found")], cwd
         except OSError as exc:

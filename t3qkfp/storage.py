@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from .errors import Location, PipelineError, Problem, StorageError, UsageError, shown
 from .model import Node, Pipeline
+from .user_files import read_regular, regular_file_problem
 
 # The MinIO that Kubeflow Pipelines installs: service, bucket and the secret its pods use
 # (kubeflow/pipelines@1.2.0 manifests/kustomize/base/argo/workflow-controller-configmap.yaml).
@@ -128,10 +129,13 @@ class StorageConfig:
         return "/".join(p.strip("/") for p in (self.prefix, *parts) if p.strip("/"))
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a storage config is a few lines; /dev/zero is not one
+
+
 def _read_config_file(path: Path) -> dict[str, str]:
     allowed = {"endpoint", "bucket", "prefix", "secret", "access_key_key", "secret_key_key", "region"}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular(path, MAX_CONFIG_BYTES).decode("utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -189,7 +193,12 @@ def node_files(pipeline: Pipeline, node: Node) -> tuple[tuple[str, ...], list[Pr
                                 message=f"file {shown(node.filename)} is outside the pipeline folder",
                                 hint="use a path relative to the .pipeline file, without '..'"))
         return (), problems
-    if not os.path.isfile(root / node.filename):  # os.path: an over-long name is just "missing"
+    odd = regular_file_problem(root / node.filename)
+    if odd:
+        problems.append(Problem(location=loc("filename"),
+                                message=f"file {shown(node.filename)} is {odd}, not a regular file",
+                                hint="a node's file must be a regular file"))
+    elif not os.path.isfile(root / node.filename):  # os.path: an over-long name is just "missing"
         problems.append(Problem(location=loc("filename"),
                                 message=f"file {shown(node.filename)} does not exist",
                                 hint="file names are relative to the .pipeline file's folder"))
@@ -224,6 +233,10 @@ def node_files(pipeline: Pipeline, node: Node) -> tuple[tuple[str, ...], list[Pr
             elif rel == RUNTIME_MEMBER or rel.startswith(".t3qkfp/"):
                 problems.append(Problem(location=loc(field),
                                         message=f"dependency {rel!r} is inside .t3qkfp/, which t3qkfp reserves"))
+            elif odd := regular_file_problem(path):
+                problems.append(Problem(location=loc(field),
+                                        message=f"dependency {shown(pattern)} includes {shown(shown_path)}, which is {odd}",
+                                        hint="only regular files can be packed; remove it or narrow the pattern"))
             else:
                 found.add(rel)
     return tuple(sorted(found)), problems
@@ -306,7 +319,8 @@ def _enters(folder: str, pattern: str) -> bool:
 def _folder_files(folder: Path, recursive: bool) -> list[Path]:
     """A folder's files: its own, and with `recursive` those of its non-hidden subfolders."""
     if not recursive:
-        return sorted(p for p in folder.iterdir() if p.is_file() or p.is_symlink())
+        # every non-folder, FIFOs and sockets too: node_files reports them rather than skip them
+        return sorted(p for p in folder.iterdir() if p.is_symlink() or not p.is_dir())
     found = []
     for current, dirnames, filenames in os.walk(folder):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
@@ -325,7 +339,7 @@ def build_archive(pipeline: Pipeline, node: Node, members: tuple[str, ...]) -> A
     buffer = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as gz:
         with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            entries = [(m, (root / m).resolve().read_bytes(), os.access(root / m, os.X_OK))
+            entries = [(m, read_regular((root / m).resolve()), os.access(root / m, os.X_OK))
                        for m in members]
             entries.append((RUNTIME_MEMBER, RUNTIME_SOURCE.read_bytes(), False))
             for name, data, executable in sorted(entries):
