@@ -155,7 +155,10 @@ def validate_command(pipeline_file: str, scope: str) -> None:
                                              + ", ".join(f"{n} {b} bytes" for n, b in size.biggest),
                                      hint="split the pipeline, or compile with --allow-large if your "
                                           "cluster's etcd accepts larger requests")])
-    click.echo(f"{pipeline_file}: valid ({len(pipeline.nodes)} nodes, {len(result.parameters)} run parameters)")
+    from .errors import counted
+
+    click.echo(f"{pipeline_file}: valid ({counted(len(pipeline.nodes), 'node')}, "
+               f"{counted(len(result.parameters), 'run parameter')})")
     click.echo(f"workflow size: about {size.text()}")
 
 

@@ -91,7 +91,9 @@ def run(pipeline_file: str, local: bool, params: tuple[str, ...], workdir: str |
     result = run_local(pipeline_file, params=overrides, storage=config if explicit else None,
                        workdir=workdir, results_dir=results_dir, scope=scope,
                        create_bucket=create_bucket, max_parallel=parallel)
-    click.echo(f"run {result.run_id} succeeded ({len(result.nodes)} nodes)")
+    from .errors import counted
+
+    click.echo(f"run {result.run_id} succeeded ({counted(len(result.nodes), 'node')})")
     for node in result.nodes:
         click.echo(f"  {node.task:<24} {node.status:<10} {node.seconds:6.1f}s  {node.label}")
     click.echo(f"results: {result.results_dir}")

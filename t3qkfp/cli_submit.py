@@ -32,7 +32,7 @@ from .cli_runtime import parse_params
 @click.option("--namespace", help="your Kubeflow profile namespace on a multi-user cluster ($T3QKFP_KFP_NAMESPACE)")
 @click.option("--wait", is_flag=True, help="follow the run to its end; exit 1 if it does not succeed")
 @click.option("--timeout", type=click.FloatRange(min=0),
-              help="with --wait (required): stop following after this many seconds (the run goes on)")
+              help="stop following the run after this many seconds (the run goes on); needs --wait")
 @click.option("--poll-interval", type=click.FloatRange(min=0.01), default=5.0, show_default=True,
               help="with --wait: seconds between status checks")
 @click.option("--cron", metavar="EXPR", help="create a recurring run instead: 5-field cron "

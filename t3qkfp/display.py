@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import GraphvizUnavailable, PipelineError, T3qkfpError
+from .errors import GraphvizUnavailable, PipelineError, T3qkfpError, counted
 
 if TYPE_CHECKING:
     import graphviz
@@ -111,7 +111,8 @@ def _pad(text: str, width: int) -> str:
 
 def plan_text(pipeline: "Pipeline", plan: "ParameterPlan") -> str:
     """A fixed-width table for terminals; empty or space-padded defaults are shown quoted."""
-    title = f"pipeline {pipeline.name!r}: {len(plan.parameters)} run parameters, {len(pipeline.nodes)} nodes"
+    title = (f"pipeline {pipeline.name!r}: {counted(len(plan.parameters), 'run parameter')}, "
+             f"{counted(len(pipeline.nodes), 'node')}")
     return _text_table(title, plan_rows(pipeline, plan))
 
 
@@ -134,8 +135,8 @@ _CELL_STYLE = "padding:2px 10px;border-bottom:1px solid #ddd;text-align:left;ver
 
 def plan_html(pipeline: "Pipeline", plan: "ParameterPlan") -> str:
     """The same table as HTML for Jupyter (inline styles only: notebooks drop <style> blocks)."""
-    return (f"<p><b>{html.escape(pipeline.name)}</b>: {len(plan.parameters)} run parameters, "
-            f"{len(pipeline.nodes)} nodes</p>" + _html_table(plan.parameters, plan_rows(pipeline, plan)))
+    return (f"<p><b>{html.escape(pipeline.name)}</b>: {counted(len(plan.parameters), 'run parameter')}, "
+            f"{counted(len(pipeline.nodes), 'node')}</p>" + _html_table(plan.parameters, plan_rows(pipeline, plan)))
 
 
 def _html_table(parameters: "tuple[RunParameter, ...]", rows: list[tuple[str, ...]], *, nodes: str = "nodes") -> str:
@@ -166,14 +167,15 @@ def parameter_plan_rows(plan: "ParameterPlan") -> list[tuple[str, ...]]:
 
 def parameter_plan_text(plan: "ParameterPlan") -> str:
     """A ParameterPlan alone as a terminal table (its `__str__`/`_repr_pretty_` can delegate here)."""
-    return _text_table(f"plan {plan.pipeline_name!r} (scope {plan.scope}): {len(plan.parameters)} run "
-                       f"parameters, {len(plan.tasks)} tasks", parameter_plan_rows(plan), nodes="tasks")
+    return _text_table(f"plan {plan.pipeline_name!r} (scope {plan.scope}): "
+                       f"{counted(len(plan.parameters), 'run parameter')}, {counted(len(plan.tasks), 'task')}",
+                       parameter_plan_rows(plan), nodes="tasks")
 
 
 def parameter_plan_html(plan: "ParameterPlan") -> str:
     """A ParameterPlan alone as HTML (its `_repr_html_` can delegate here); nodes by task name."""
     title = (f"<p><b>{html.escape(plan.pipeline_name)}</b> (scope {html.escape(plan.scope)}): "
-             f"{len(plan.parameters)} run parameters, {len(plan.tasks)} tasks</p>")
+             f"{counted(len(plan.parameters), 'run parameter')}, {counted(len(plan.tasks), 'task')}</p>")
     return title + _html_table(plan.parameters, parameter_plan_rows(plan), nodes="tasks")
 
 
@@ -201,7 +203,7 @@ def dag_text(pipeline: "Pipeline", plan: "ParameterPlan") -> str:
     labels = {n.id: n.label for n in pipeline.nodes}
     params = {p.name: p for p in plan.parameters}
     links = sum(len(n.parents) for n in pipeline.nodes)
-    lines = [f"DAG: {len(pipeline.nodes)} nodes, {links} links"]
+    lines = [f"DAG: {counted(len(pipeline.nodes), 'node')}, {counted(links, 'link')}"]
     for node in dag_order(pipeline):
         lines.append(f"  {_one_line(node.label)}  ({node.kind.short}: {node.filename})")
         lines.append(f"      image   {node.runtime_image}")
@@ -222,7 +224,7 @@ def pipeline_text(pipeline: "Pipeline", plan: "ParameterPlan | None" = None, *, 
     """Table and DAG text together: what `print(pipeline)` shows in a terminal."""
     plan, problem = _plan_or_problem(pipeline, plan, scope)
     if plan is None:
-        return f"pipeline {pipeline.name!r}: {len(pipeline.nodes)} nodes\n{problem}"
+        return f"pipeline {pipeline.name!r}: {counted(len(pipeline.nodes), 'node')}\n{problem}"
     return plan_text(pipeline, plan) + "\n\n" + dag_text(pipeline, plan)
 
 
@@ -462,7 +464,7 @@ def pipeline_html(pipeline: "Pipeline", plan: "ParameterPlan | None" = None, *, 
     """
     plan, problem = _plan_or_problem(pipeline, plan, scope)
     if plan is None:
-        return (f"<p><b>{html.escape(pipeline.name)}</b>: {len(pipeline.nodes)} nodes; no run-parameter "
+        return (f"<p><b>{html.escape(pipeline.name)}</b>: {counted(len(pipeline.nodes), 'node')}; no run-parameter "
                 f"plan:</p><pre>{html.escape(problem)}</pre>")
     return plan_html(pipeline, plan) + _picture_html(pipeline, plan)
 
@@ -483,7 +485,7 @@ def compiled_html(compiled: "Compiled") -> str:
     name = compiled.workflow.get("metadata", {}).get("generateName", "")
     count = len(compiled.workflow.get("spec", {}).get("arguments", {}).get("parameters", []) or [])
     return (pipeline_html(compiled.pipeline, compiled.plan)
-            + f"<p>Argo workflow <code>{html.escape(str(name))}</code> with {count} run parameters "
+            + f"<p>Argo workflow <code>{html.escape(str(name))}</code> with {counted(count, 'run parameter')} "
               f"in <code>spec.arguments.parameters</code>; <code>.yaml</code> has the text, "
               f"<code>.write(path)</code> writes it.</p>")
 

@@ -131,6 +131,11 @@ _REPR.maxother = 80
 _REPR.maxlevel = 3
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """`1 node`, `3 nodes`: counts in messages and titles read as English."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def shown(value: object) -> str:
     """A short, safe repr of user input for messages: bounded length and depth, no raw escapes.
 

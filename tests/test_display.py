@@ -379,3 +379,21 @@ def test_a_plan_alone_shows_tasks_instead_of_labels(churn):
     parser.feed(display.parameter_plan_html(plan))
     assert parser.rows == [list(row) for row in display.parameter_plan_rows(plan)]
     assert "<th" in display.parameter_plan_html(plan) and ">tasks</th>" in display.parameter_plan_html(plan)
+
+
+def test_counts_of_one_read_as_english(tmp_path):
+    (tmp_path / "a.py").write_text("print('hi')\n")
+    document = {"doc_type": "pipeline", "version": "3.0", "id": "one", "primary_pipeline": "p",
+                "pipelines": [{"id": "p", "nodes": [_node("n1", "Only", "a.py", [("A", "1")])],
+                               "app_data": {"version": 8, "properties": {"name": "one"}}}]}
+    pipeline = t3qkfp.load(document, base_dir=tmp_path)
+    plan = t3qkfp.plan(pipeline)
+    text = display.pipeline_text(pipeline, plan)
+    assert text.startswith("pipeline 'one': 1 run parameter, 1 node\n")
+    assert "DAG: 1 node, 0 links" in text
+    assert "1 run parameter, 1 node</p>" in display.plan_html(pipeline, plan)
+    assert "1 run parameter, 1 task" in display.parameter_plan_text(plan)
+    path = tmp_path / "one.pipeline"
+    path.write_text(__import__("json").dumps(document))
+    result = t3qkfp_cli("validate", str(path))
+    assert ": valid (1 node, 1 run parameter)\n" in result.stdout.decode(), result

@@ -212,8 +212,9 @@ class _Node:
         for pattern in self.spec.get("outputs", []):
             matched = output_files(self.folder, pattern)
             if not matched:
-                raise NodeFailure(f"declared output {pattern!r} matches no file in the node folder "
-                                  f"{os.path.relpath(self.folder, self.root) or '.'} after the run")
+                where = os.path.relpath(self.folder, self.root)
+                folder = "the node's folder" if where in ("", ".") else f"the node's folder {where!r}"
+                raise NodeFailure(f"declared output {pattern!r} matches no file in {folder} after the run")
             for rel in matched:
                 if rel not in files:
                     files.append(rel)
