@@ -59,17 +59,16 @@ def build(pipeline: Pipeline, plan: ParameterPlan, storage: StorageConfig,
         # empty default from spec.arguments; the attribute keeps the exact string.
         param.value = parameter.default
         params[parameter.name] = param
-    with_outputs = {n.id for n in pipeline.nodes if n.outputs}
-    ancestors = _ancestors(pipeline, {n.id: plan.task(n.id) for n in pipeline.nodes}, with_outputs)
+    position = topological_positions(pipeline, {n.id: plan.task(n.id) for n in pipeline.nodes})
     command = container_command()
 
     def pipeline_func() -> None:
         ops: dict[str, Any] = {}
         for node in pipeline.nodes:
             task = plan.task(node.id)
-            inputs_from = tuple(plan.task(a) for a in ancestors[node.id])
+            parents = tuple(plan.task(p) for p in node.parents)
             ops[node.id] = _container_op(dsl, k8s, node, task, plan, params, storage,
-                                         archives[node.id], inputs_from, command)
+                                         archives[node.id], parents, position[node.id], command)
         for node in pipeline.nodes:
             for parent in node.parents:
                 ops[node.id].after(ops[parent])
@@ -79,7 +78,7 @@ def build(pipeline: Pipeline, plan: ParameterPlan, storage: StorageConfig,
 
 def _container_op(dsl: Any, k8s: Any, node: Node, task: str, plan: ParameterPlan,
                   params: dict[str, Any], storage: StorageConfig, archive: NodeBuild,
-                  inputs_from: tuple[str, ...], command: list[str]) -> Any:
+                  parents: tuple[str, ...], position: int, command: list[str]) -> Any:
     # kfp 1.2 warns on every ContainerOp that reusable components are preferred, and its
     # ContainerOp proxies raise PendingDeprecationWarnings: kfp's business, not the user's.
     with quiet.silenced():
@@ -94,7 +93,7 @@ def _container_op(dsl: Any, k8s: Any, node: Node, task: str, plan: ParameterPlan
     spec = nodespec.NodeSpec(
         task=task, label=node.label, kind=node.kind.short, file=node.filename,
         archive_key=archive.archive_key, archive_sha256=archive.archive_sha256,
-        outputs=node.outputs, inputs_from=inputs_from, endpoint=storage.endpoint,
+        outputs=node.outputs, parents=parents, position=position, endpoint=storage.endpoint,
         bucket=storage.bucket, prefix=storage.prefix, region=storage.region)
     container.add_env_variable(k8s.V1EnvVar(name=nodespec.NODE_ENV, value=spec.encode()))
     container.add_env_variable(k8s.V1EnvVar(name=nodespec.RUN_ID_ENV, value=nodespec.RUN_ID_VALUE))
@@ -166,14 +165,12 @@ def memory_quantity(gigabytes: float) -> str:
     return str(int(amount.to_integral_value(rounding=ROUND_CEILING)))
 
 
-def _ancestors(pipeline: Pipeline, tasks: dict[str, str], with_outputs: set[str]) -> dict[str, list[str]]:
-    """Every node's ancestors that declare outputs, each after its own ancestors (ties by task
-    name): their outputs reach the node in this order, so where two write the same file the
-    nearer one's copy stays, as in Elyra, where a later node's upload replaces the object an
-    earlier one wrote.
+def topological_positions(pipeline: Pipeline, tasks: dict[str, str]) -> dict[str, int]:
+    """Every node's place in a topological order, ties broken by task name (one pass, linear).
 
-    Built in one topological pass from the parents' sets (never a walk of all ancestors per
-    node), so a pipeline without outputs costs time linear in nodes and links.
+    The runtime downloads ancestors' outputs in this order, each ancestor after its own
+    ancestors, so where two write the same file the nearer one's copy stays, as in Elyra, where a
+    later node's upload replaces the object an earlier one wrote.
     """
     parents = {n.id: [p for p in n.parents if p in tasks] for n in pipeline.nodes}
     children: dict[str, list[str]] = {n.id: [] for n in pipeline.nodes}
@@ -184,19 +181,11 @@ def _ancestors(pipeline: Pipeline, tasks: dict[str, str], with_outputs: set[str]
     ready = [(tasks[i], i) for i, count in waiting.items() if count == 0]
     heapq.heapify(ready)
     position: dict[str, int] = {}
-    found: dict[str, frozenset[str]] = {}
-    empty: frozenset[str] = frozenset()
     while ready:
         _, node_id = heapq.heappop(ready)
         position[node_id] = len(position)
-        mine = empty
-        for parent in parents[node_id]:
-            mine = mine | found[parent] if mine else found[parent]
-            if parent in with_outputs:
-                mine = mine | {parent}
-        found[node_id] = mine
         for child in children[node_id]:
             waiting[child] -= 1
             if waiting[child] == 0:
                 heapq.heappush(ready, (tasks[child], child))
-    return {node_id: sorted(ids, key=position.__getitem__) for node_id, ids in found.items()}
+    return position

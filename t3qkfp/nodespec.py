@@ -21,7 +21,7 @@ RUN_ID_VALUE = "{{workflow.uid}}"
 ACCESS_KEY_ENV = "AWS_ACCESS_KEY_ID"
 SECRET_KEY_ENV = "AWS_SECRET_ACCESS_KEY"
 METADATA_DIR_ENV = "T3QKFP_METADATA_DIR"  # where KFP's UI metadata / metrics files go (default /tmp)
-SPEC_VERSION = 1
+SPEC_VERSION = 2
 
 # KFP 1.2 treats these two output artifact names specially (UI visualisations and metrics).
 UI_METADATA_PATH = "/tmp/mlpipeline-ui-metadata.json"
@@ -36,7 +36,11 @@ class NodeSpec:
     kind:        "notebook" | "python" | "r"
     archive_key / archive_sha256: the node archive in the bucket and its checksum
     outputs:     the node's declared outputs (globs), relative to the file's folder
-    inputs_from: task names of the ancestors whose outputs this node downloads first
+    parents:     task names of the node's direct parents; the runtime reads their manifests,
+                 which list the ancestors with outputs (`lineage`), so the YAML holds each link
+                 once instead of every ancestor per descendant (quadratic in a chain)
+    position:    the node's place in the compiler's topological order (ties by task name):
+                 ancestors' outputs are downloaded in this order, farthest first
     """
 
     task: str
@@ -46,7 +50,8 @@ class NodeSpec:
     archive_key: str
     archive_sha256: str
     outputs: tuple[str, ...]
-    inputs_from: tuple[str, ...]
+    parents: tuple[str, ...]
+    position: int
     endpoint: str
     bucket: str
     prefix: str
@@ -62,7 +67,8 @@ class NodeSpec:
             "file": self.file,
             "archive": {"key": self.archive_key, "sha256": self.archive_sha256},
             "outputs": list(self.outputs),
-            "inputs_from": list(self.inputs_from),
+            "parents": list(self.parents),
+            "position": self.position,
             "storage": {"endpoint": self.endpoint, "bucket": self.bucket,
                         "prefix": self.prefix, "region": self.region},
         }

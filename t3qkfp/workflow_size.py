@@ -81,12 +81,12 @@ def estimate(pipeline: Pipeline, plan: ParameterPlan) -> SizeReport:
     out (each node's template and DAG task, the run parameters in three places) and adds KFP's
     fixed parts; tests hold it within a few percent of the measured size.
     """
-    from .kfp_build import _ancestors  # plain Python: kfp_build imports kfp only when building
+    from .kfp_build import topological_positions  # plain Python: kfp only when building
     from .runtime.command import container_command
 
     command = container_command()
     tasks = dict(plan.tasks)
-    inputs_from = _ancestors(pipeline, tasks, {n.id for n in pipeline.nodes if n.outputs})
+    position = topological_positions(pipeline, tasks)
     parts: list[tuple[str, int]] = []
     total = 1000  # apiVersion, kind, metadata, entrypoint, serviceAccountName, the DAG template
     for node in pipeline.nodes:
@@ -96,7 +96,8 @@ def estimate(pipeline: Pipeline, plan: ParameterPlan) -> SizeReport:
         spec = nodespec.NodeSpec(
             task=task, label=node.label, kind=node.kind.short, file=node.filename,
             archive_key="t3qkfp/archives/" + "0" * 64 + ".tar.gz", archive_sha256="0" * 64,
-            outputs=node.outputs, inputs_from=tuple(tasks[a] for a in inputs_from.get(node.id, ())), endpoint="http://minio-service.kubeflow:9000",
+            outputs=node.outputs, parents=tuple(tasks[p] for p in node.parents), position=position[node.id],
+            endpoint="http://minio-service.kubeflow:9000",
             bucket="mlpipeline", prefix="t3qkfp", region="us-east-1")
         env = [{"name": b.env_name, "value": "{{inputs.parameters.%s}}" % b.param} for b in bindings]
         env.append({"name": nodespec.NODE_ENV, "value": spec.encode()})

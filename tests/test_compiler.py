@@ -280,8 +280,30 @@ def test_ancestors_reach_a_node_farthest_first_so_the_nearer_copy_of_a_file_stay
         for env in template.get("container", {}).get("env", []):
             if env["name"] == nodespec.NODE_ENV:
                 specs[template["name"]] = json.loads(base64.b64decode(env["value"]))
-    assert specs["report"]["inputs_from"] == ["side", "z-prep", "a-clean"]
-    assert specs["a-clean"]["inputs_from"] == ["side", "z-prep"]
+    # Each spec names its parents only (the runtime follows their manifests' lineage); the
+    # positions put every ancestor after its own ancestors, ties by task name.
+    assert specs["report"]["parents"] == ["a-clean"]
+    assert specs["a-clean"]["parents"] == ["z-prep", "side"]
+    order = sorted(specs, key=lambda task: specs[task]["position"])
+    assert order == ["side", "z-prep", "a-clean", "report"]
+
+
+def test_yaml_grows_linearly_in_a_chain_whose_nodes_all_declare_outputs(tmp_path):
+    """Ancestors' outputs are not listed per descendant: per-node size is flat from 20 to 200."""
+    def per_node(count):
+        nodes = []
+        for i in range(count):
+            (tmp_path / f"n{i}.py").write_text("print('x')\n")
+            links = [{"id": f"l{i}", "node_id_ref": f"id{i - 1}", "port_id_ref": "outPort"}] if i else []
+            nodes.append({"id": f"id{i}", "type": "execution_node", "op": "execute-python-node",
+                          "inputs": [{"id": "inPort", "links": links}],
+                          "app_data": {"label": f"Step {i}", "component_parameters": {
+                              "filename": f"n{i}.py", "runtime_image": "python:3.11", "outputs": [f"out{i}.csv"]}}})
+        document = {"doc_type": "pipeline", "version": "3.0", "id": "d", "primary_pipeline": "p",
+                    "pipelines": [{"id": "p", "app_data": {"version": 8}, "nodes": nodes}]}
+        compiled = compile_pipeline(document, base_dir=tmp_path, storage=STORAGE, deterministic=True)
+        return len(compiled.yaml) / count
+    assert per_node(200) <= 1.05 * per_node(20)
 
 
 def test_a_model_changed_in_python_is_checked_again_and_compiles_with_int_resources():

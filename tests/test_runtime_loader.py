@@ -52,7 +52,7 @@ def put(s3: S3Server, key: str, data: bytes) -> None:
 
 
 def spec_for(s3: S3Server, archive: bytes, *, task: str = "node-a", kind: str = "python",
-             file: str = "main.py", outputs: tuple[str, ...] = (), inputs_from: tuple[str, ...] = (),
+             file: str = "main.py", outputs: tuple[str, ...] = (), parents: tuple[str, ...] = (), position: int = 0,
              endpoint: str | None = None, bucket: str | None = None, upload: bool = True,
              sha256: str | None = None) -> nodespec.NodeSpec:
     digest = hashlib.sha256(archive).hexdigest()
@@ -60,7 +60,7 @@ def spec_for(s3: S3Server, archive: bytes, *, task: str = "node-a", kind: str = 
     if upload:
         put(s3, key, archive)
     return nodespec.NodeSpec(task=task, label=f"Label of {task}", kind=kind, file=file, archive_key=key,
-                             archive_sha256=sha256 or digest, outputs=outputs, inputs_from=inputs_from,
+                             archive_sha256=sha256 or digest, outputs=outputs, parents=parents, position=position,
                              endpoint=endpoint or s3.endpoint, bucket=bucket or s3.bucket,
                              prefix="t3qkfp-test", region="us-east-1")
 
@@ -140,30 +140,47 @@ def test_python_node_reads_env_uploads_outputs_and_metadata(s3: S3Server, tmp_pa
     assert metrics == {"metrics": []}
 
 
+def manifest(files: list[str], position: int, lineage: list[list[object]] | None = None) -> bytes:
+    return json.dumps({"version": 2, "files": files, "position": position, "lineage": lineage or []}).encode()
+
+
 def test_inputs_from_parent_land_in_node_folder(s3: S3Server, tmp_path: Path) -> None:
     base = f"t3qkfp-test/runs/{RUN_ID}/parent"
-    put(s3, f"{base}/manifest.json", json.dumps({"files": ["data/in.csv"]}).encode())
+    put(s3, f"{base}/manifest.json", manifest(["data/in.csv"], 0))
     put(s3, f"{base}/outputs/data/in.csv", b"1,2,3\n")
     archive = make_archive({"nodes/use.py": b"print(open('data/in.csv').read().strip())\n"})
-    spec = spec_for(s3, archive, task="child", file="nodes/use.py", inputs_from=("parent",))
+    spec = spec_for(s3, archive, task="child", file="nodes/use.py", parents=("parent",), position=1)
     done = run_pod(spec, tmp_path / "pod", s3)
     assert done.returncode == 0, done.stderr + done.stdout
     assert "1,2,3" in done.stdout
     assert (tmp_path / "pod" / "nodes" / "data" / "in.csv").read_text() == "1,2,3\n"
+    # The child's own manifest passes the lineage on, so its children need not list 'parent'.
+    own = json.loads(s3.read(f"t3qkfp-test/runs/{RUN_ID}/child/manifest.json"))
+    assert own["position"] == 1 and own["lineage"] == [[0, "parent"]]
 
 
 def test_the_nearer_ancestor_s_copy_of_a_file_is_the_one_left(s3: S3Server, tmp_path: Path) -> None:
-    """The compiler lists ancestors farthest first; the runtime says which copy it replaced."""
-    for task, text in (("z-prep", b"raw\n"), ("a-clean", b"raw->clean\n")):
+    """Ancestors come farthest first (by position, whatever the names): z-prep -> a-clean -> report,
+    where report names only its parent and reaches z-prep through a-clean's lineage."""
+    for task, text, position, lineage in (("z-prep", b"raw\n", 0, []), ("a-clean", b"raw->clean\n", 1, [[0, "z-prep"]])):
         base = f"t3qkfp-test/runs/{RUN_ID}/{task}"
-        put(s3, f"{base}/manifest.json", json.dumps({"files": ["data.csv"]}).encode())
+        put(s3, f"{base}/manifest.json", manifest(["data.csv"], position, lineage))
         put(s3, f"{base}/outputs/data.csv", text)
     archive = make_archive({"report.py": b"print('REPORT SEES', open('data.csv').read().strip())\n"})
-    spec = spec_for(s3, archive, task="report", file="report.py", inputs_from=("z-prep", "a-clean"))
+    spec = spec_for(s3, archive, task="report", file="report.py", parents=("a-clean",), position=2)
     done = run_pod(spec, tmp_path / "pod", s3)
     assert done.returncode == 0, done.stderr + done.stdout
     assert "REPORT SEES raw->clean" in done.stdout
     assert "input data.csv from node a-clean (11 bytes), replacing the one from node z-prep" in done.stdout
+
+
+def test_an_unreadable_parent_manifest_is_one_clear_failure(s3: S3Server, tmp_path: Path) -> None:
+    put(s3, f"t3qkfp-test/runs/{RUN_ID}/parent/manifest.json", json.dumps({"files": []}).encode())
+    archive = make_archive({"main.py": b"print('never runs')\n"})
+    done = run_pod(spec_for(s3, archive, task="child", parents=("parent",), position=1), tmp_path / "pod", s3)
+    assert done.returncode != 0
+    assert "the output manifest of node 'parent' is unreadable" in done.stderr + done.stdout
+    assert "never runs" not in done.stdout
 
 
 def test_an_image_with_python_before_3_7_gets_a_clear_message(s3: S3Server, tmp_path: Path) -> None:

@@ -9,11 +9,12 @@ signing implementation, exercised by every node.
 Steps, each failing with one clear message and a non-zero exit:
   1. refuse env values that still hold an Argo placeholder (a run parameter Argo left unfilled);
   2. unpack the archive into the working folder, checking every member by hand;
-  3. download the declared outputs of the ancestor nodes (`inputs_from`) into the node's folder;
+  3. download the declared outputs of the ancestor nodes into the node's folder: the parents'
+     manifests list the ancestors with outputs (`lineage`), so the spec names parents only;
   4. run the notebook (papermill's API), Python script or R script from an argv list, with the
      run parameters visible only as the env vars the container already has;
   5. upload the executed notebook / script log (also on failure, as Elyra does) and the
-     declared outputs plus a manifest listing them;
+     declared outputs plus a manifest listing them and this node's lineage;
   6. always write KFP's UI metadata and metrics files, which the workflow declares as output
      artifacts (Argo fails the pod when they are missing).
 Must not: import anything outside the standard library at module level (papermill is imported
@@ -88,6 +89,7 @@ class _Node:
         self.run_id = os.environ.get("T3QKFP_RUN_ID", "")
         self.metadata_dir = os.environ.get("T3QKFP_METADATA_DIR") or "/tmp"
         self.uploaded: list[str] = []
+        self.lineage: list[list[Any]] = []  # [position, task] of the ancestors with outputs
         self.started = False
 
     # --- object keys -------------------------------------------------------------------------
@@ -120,16 +122,23 @@ class _Node:
     def download_inputs(self) -> None:
         """Each ancestor's manifest, then the files it lists, at the same relative paths.
 
-        Ancestors come farthest first (the compiler orders them), so where two wrote the same
-        file the nearer one's copy is the one left, and the log says which was replaced.
+        The ancestors with outputs are the parents that have files plus the lineage their
+        manifests carry; they come in the compiler's topological order (`position`), farthest
+        first, so where two wrote the same file the nearer one's copy is the one left, and the
+        log says which was replaced.
         """
-        written = {}
-        for task in self.spec.get("inputs_from", []):
-            raw = self.request("GET", self.task_key(task, "manifest.json"))
-            try:
-                files = json.loads(raw.decode("utf-8"))["files"]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise NodeFailure(f"the output manifest of node {task!r} is unreadable: {exc}") from None
+        manifests: dict[str, dict[str, Any]] = {}
+        found: dict[str, int] = {}
+        for parent in self.spec.get("parents", []):
+            manifests[parent] = manifest = self.manifest(parent)
+            for position, task in manifest["lineage"]:
+                found[task] = position
+            if manifest["files"]:
+                found[parent] = manifest["position"]
+        self.lineage = sorted(([p, t] for t, p in found.items()))
+        written: dict[str, str] = {}
+        for _, task in self.lineage:
+            files = (manifests.get(task) or self.manifest(task))["files"]
             for rel in files:
                 target = contained_path(self.folder, rel)
                 if target is None:
@@ -141,6 +150,19 @@ class _Node:
                 replaced = f", replacing the one from node {written[rel]}" if rel in written else ""
                 written[rel] = task
                 print(f"t3qkfp: input {rel} from node {task} ({len(data)} bytes){replaced}", flush=True)
+
+    def manifest(self, task: str) -> dict[str, Any]:
+        """An earlier node's manifest.json: its files, its position and its lineage."""
+        raw = self.request("GET", self.task_key(task, "manifest.json"))
+        try:
+            manifest = json.loads(raw.decode("utf-8"))
+            files, lineage, position = manifest["files"], manifest.get("lineage", []), manifest["position"]
+            if not (isinstance(files, list) and isinstance(lineage, list) and isinstance(position, int)
+                    and all(isinstance(p, int) and isinstance(t, str) for p, t in lineage)):
+                raise TypeError("files, lineage or position has the wrong type")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise NodeFailure(f"the output manifest of node {task!r} is unreadable: {exc}") from None
+        return manifest
 
     def execute(self) -> None:
         path = os.path.join(self.root, self.file)
@@ -221,7 +243,8 @@ class _Node:
         for rel in files:
             with open(os.path.join(self.folder, rel), "rb") as fh:
                 self.upload(self.task_key(self.spec["task"], "outputs", rel), fh.read(), f"output {rel}")
-        manifest = {"version": 1, "task": self.spec["task"], "files": files}
+        manifest = {"version": 2, "task": self.spec["task"], "position": self.spec["position"],
+                    "files": files, "lineage": self.lineage}
         self.upload(self.task_key(self.spec["task"], "manifest.json"),
                     json.dumps(manifest, indent=1).encode("utf-8"), "output manifest")
 
