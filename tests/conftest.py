@@ -32,3 +32,46 @@ def assert_golden(actual: str, path: Path) -> None:
         diff = "".join(difflib.unified_diff(expected.splitlines(True), actual.splitlines(True),
                                             str(path), "actual", n=2))
         pytest.fail(f"{path.name} differs from the compiled output:\n{diff[:6000]}")
+
+
+GO_READER_SOURCE = TESTS / "go_reader" / "main.go"
+
+
+@pytest.fixture(scope="session")
+def go_reader(tmp_path_factory):
+    """Build tests/go_reader once per session (GOPATH mode, Debian's Go libraries, no module proxy).
+
+    Returns a function: YAML paths -> one dict per file as the KFP API server reads it
+    ({"parameters": [...], "bytes": N} or {"error": ...}). Skips locally without Go; under CI a
+    missing Go or library fails, because the byte-exact read-back is a release check.
+    """
+    import shutil
+    import subprocess
+
+    go = shutil.which("go")
+    if go is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs Go for the KFP API server read-back: apt-get install golang-go "
+                        "golang-github-ghodss-yaml-dev golang-gopkg-yaml.v2-dev")
+        pytest.skip("`go` is not installed: the read-back through the KFP API server's Go YAML "
+                    "libraries (golang-go, golang-github-ghodss-yaml-dev) is skipped")
+    root = tmp_path_factory.mktemp("go_reader")
+    package = root / "src" / "t3qkfpreader"
+    package.mkdir(parents=True)
+    shutil.copy(GO_READER_SOURCE, package / "main.go")
+    binary = root / "reader"
+    env = {**os.environ, "GO111MODULE": "off", "GOPROXY": "off", "GOFLAGS": "",
+           "GOPATH": f"{root}{os.pathsep}/usr/share/gocode", "GOCACHE": str(root / "cache")}
+    built = subprocess.run([go, "build", "-o", str(binary), "."], cwd=package, env=env,
+                           capture_output=True, text=True)
+    if built.returncode != 0:
+        pytest.fail(f"building tests/go_reader failed (are golang-github-ghodss-yaml-dev and "
+                    f"golang-gopkg-yaml.v2-dev installed?):\n{built.stderr[-3000:]}")
+
+    def read(paths) -> list[dict]:
+        import json
+        paths = [str(p) for p in paths]
+        done = subprocess.run([str(binary), *paths], capture_output=True, text=True, check=True)
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
+    return read
