@@ -102,9 +102,17 @@ def _document(pipeline_json: Any, name: str | None = None) -> tuple[str, Any, li
         except UnicodeDecodeError as exc:
             return name, None, [_file_problem(name, f"not UTF-8 text: {exc}")], cwd
         return (name, *_parse_json(name, text), cwd)
-    if isinstance(pipeline_json, str) and pipeline_json.lstrip().startswith(("{", "[")):
+    if isinstance(pipeline_json, str) and pipeline_json.lstrip("\ufeff \t\r\n").startswith(("{", "[")):
         name = name or "<string>"
-        return (name, *_parse_json(name, pipeline_json), cwd)
+        # a BOM (JSON text read with encoding="utf-8") is not part of the document, as for bytes
+        text = pipeline_json.lstrip(" \t\r\n")
+        return (name, *_parse_json(name, text[1:] if text.startswith("\ufeff") else text), cwd)
+    if isinstance(pipeline_json, str) and ("\n" in pipeline_json or len(pipeline_json) > 4096):
+        # no file name holds a newline or is that long: text that is not JSON, not a path
+        return "<string>", None, [_file_problem(
+            "<string>", f"neither JSON text nor a file path: text of {len(pipeline_json)} characters "
+                        f"starting {shown(pipeline_json[:40])}",
+            "pass the pipeline's path, or its JSON text starting with '{'")], cwd
     if isinstance(pipeline_json, (str, os.PathLike)):
         path = Path(pipeline_json)
         source = str(path)
@@ -308,9 +316,9 @@ class _Reader:
             # A parameter refused below still enters the model (as a String), so the nodes that
             # use it are not also told that it is undefined; load() raises the problem anyway.
             refused = ElyraParameter(name=name, type=ParamType.STRING, default="", description=description)
-            try:
-                ptype = ParamType(type_name)
-            except (ValueError, TypeError):
+            # only a string is looked up: Enum's own error would repr a nested value (RecursionError)
+            ptype = next((t for t in ParamType if t.value == type_name), None) if isinstance(type_name, str) else None
+            if ptype is None:
                 self.problem(f"parameter {name!r} has unknown type {shown(type_name)}",
                              hint="use String, Integer, Float or Bool", field_=f"{at}.default_value.type")
                 result.append(refused)

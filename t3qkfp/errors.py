@@ -27,7 +27,7 @@ class Location:
     def __str__(self) -> str:
         parts = []
         if self.file:
-            parts.append(self.file)
+            parts.append(bounded(self.file, MAX_FILE_SHOWN))
         if self.node_id is not None or self.node_label is not None:
             parts.append(f"node '{self.node_label or ''}' ({self.node_id or '?'})")
         if self.field:
@@ -48,7 +48,7 @@ class Problem:
         text = f"{where}: {self.message}" if where else self.message
         if self.hint:
             text += f" ({self.hint})"
-        return printable(text)
+        return bounded(printable(text), MAX_PROBLEM_SHOWN)
 
 
 class T3qkfpError(Exception):
@@ -145,6 +145,18 @@ def shown(value: object) -> str:
         return _REPR.repr(value)
     except RecursionError:
         return f"<deeply nested {type(value).__name__}>"
+
+
+MAX_FILE_SHOWN = 300  # characters of a file name in a location
+MAX_PROBLEM_SHOWN = 2000  # characters of one problem line: every message stays readable
+
+
+def bounded(text: str, limit: int) -> str:
+    """`text`, or its start and end around a note of how much was left out when over `limit`."""
+    if len(text) <= limit:
+        return text
+    keep = max(limit - 40, 2)
+    return f"{text[:keep * 2 // 3]}...({len(text) - keep} characters left out)...{text[len(text) - keep // 3:]}"
 
 
 def printable(text: str) -> str:

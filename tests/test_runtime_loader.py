@@ -329,3 +329,27 @@ def test_missing_credentials_env(s3: S3Server, tmp_path: Path) -> None:
     done = subprocess.run(container_command(), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "'AWS_ACCESS_KEY_ID' unset" in done.stderr
+
+
+@pytest.mark.parametrize("broken", [b"[1, 2]", b'"files"', b'{"files": 7, "position": 0}',
+                                    b'{"files": "abc", "position": 0}', b'{"files": [1], "position": 0}',
+                                    b'{"files": [null], "position": 0}', b'{"files": ["a\\u0000b"], "position": 0}',
+                                    b'{"files": [{"x": 1}], "position": 0}', b'{"files": [], "position": true}',
+                                    b'{"files": ["a"], "position": 0, "lineage": [[1]]}',
+                                    b'{"files": ["a"], "position": 0, "lineage": [[1, 2, 3]]}', b"\xff\xfe",
+                                    b"[" * 100000 + b"]" * 100000,
+                                    b'{"files": [' + b"[" * 100000 + b"]" * 100000 + b'], "position": 0}',
+                                    b'{"files": ["' + b"x" * 1000000 + b'"], "position": 0}'])
+def test_a_malformed_ancestor_manifest_fails_the_node_in_one_short_line(s3: S3Server, tmp_path: Path,
+                                                                        broken: bytes) -> None:
+    """Issue 11 point 12: someone replaced an ancestor's manifest.json; no traceback, no flood."""
+    base = f"t3qkfp-test/runs/{RUN_ID}/broken-parent"
+    put(s3, f"{base}/manifest.json", broken)
+    archive = make_archive({"use.py": b"print('never runs')\n"})
+    spec = spec_for(s3, archive, task="child-of-broken", file="use.py", parents=("broken-parent",))
+    done = run_pod(spec, tmp_path / "pod", s3)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "never runs" not in done.stdout
+    failure = [line for line in done.stderr.splitlines() if "failed" in line]
+    assert len(failure) == 1 and "output manifest of node 'broken-parent'" in failure[0], done.stderr
+    assert len(done.stderr) < 2000

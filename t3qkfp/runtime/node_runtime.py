@@ -142,7 +142,7 @@ class _Node:
             for rel in files:
                 target = contained_path(self.folder, rel)
                 if target is None:
-                    raise NodeFailure(f"node {task!r} lists output {rel!r}, which leaves the node folder")
+                    raise NodeFailure(f"node {task!r} lists output {_short(rel)}, which leaves the node folder")
                 data = self.request("GET", self.task_key(task, "outputs", rel))
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 with open(target, "wb") as out:
@@ -153,16 +153,7 @@ class _Node:
 
     def manifest(self, task: str) -> dict[str, Any]:
         """An earlier node's manifest.json: its files, its position and its lineage."""
-        raw = self.request("GET", self.task_key(task, "manifest.json"))
-        try:
-            manifest = json.loads(raw.decode("utf-8"))
-            files, lineage, position = manifest["files"], manifest.get("lineage", []), manifest["position"]
-            if not (isinstance(files, list) and isinstance(lineage, list) and isinstance(position, int)
-                    and all(isinstance(p, int) and isinstance(t, str) for p, t in lineage)):
-                raise TypeError("files, lineage or position has the wrong type")
-        except (ValueError, KeyError, TypeError) as exc:
-            raise NodeFailure(f"the output manifest of node {task!r} is unreadable: {exc}") from None
-        return manifest
+        return manifest_document(self.request("GET", self.task_key(task, "manifest.json")), task)
 
     def execute(self) -> None:
         path = os.path.join(self.root, self.file)
@@ -361,6 +352,39 @@ def _member_problem(member: tarfile.TarInfo) -> str | None:
     if not (member.isfile() or member.isdir()):
         return "is a device, fifo or other special file"
     return None
+
+
+def manifest_document(raw: bytes, task: str) -> dict[str, Any]:
+    """An earlier node's manifest.json, checked, or NodeFailure saying in one bounded line what
+    is wrong with it (someone may have replaced the object; it must not crash the node)."""
+    def unreadable(why: str) -> NodeFailure:
+        return NodeFailure(f"the output manifest of node {task!r} is unreadable: {why}")
+
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        raise unreadable(f"not JSON ({_short(str(exc))})") from None
+    if not isinstance(manifest, dict):
+        raise unreadable("not a JSON object")
+    files, lineage, position = manifest.get("files"), manifest.get("lineage", []), manifest.get("position")
+    if not isinstance(files, list) or not isinstance(lineage, list) or type(position) is not int:
+        raise unreadable("files, lineage or position is missing or has the wrong type")
+    for rel in files:
+        if not isinstance(rel, str) or not rel or "\x00" in rel or len(rel) > 4096:
+            raise unreadable(f"it lists {_short(rel)}, which is not a file name")
+    for item in lineage:
+        if not (isinstance(item, list) and len(item) == 2 and type(item[0]) is int and isinstance(item[1], str)):
+            raise unreadable(f"its lineage holds {_short(item)}, not [position, task]")
+    return manifest
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    """repr(value), cut to `limit` characters: messages stay one readable line."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"<deeply nested {type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit - 20] + f"... ({len(text)} characters)"
 
 
 def contained_path(root: str, rel: str) -> str | None:
