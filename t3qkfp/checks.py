@@ -17,7 +17,9 @@ from pathlib import PurePosixPath
 from . import naming
 from .errors import Location, Problem, shown
 from .model import Node, NodeKind, Pipeline
-from .storage import node_files
+from .storage import RUNTIME_MEMBER, node_files
+
+RUNTIME_DIR = RUNTIME_MEMBER.split("/", 1)[0]  # '.t3qkfp'
 
 # Env names a run parameter must never set: they would let whoever starts a run execute code,
 # load foreign config, redirect credentials or break the node runtime (research/reliability.md
@@ -149,10 +151,22 @@ def _check_node(pipeline: Pipeline, node: Node, add, declared: set[str]) -> None
         add(f"label {reason}", node=node, field="app_data.ui_data.label")
     if node.filename:
         suffixes = EXTENSIONS[node.kind]
-        if not node.filename.endswith(suffixes):
+        if not node.filename.endswith(sum(EXTENSIONS.values(), ())):
+            # Elyra's bootstrapper runs .ipynb, .py and .r files and refuses the rest ("Unsupported
+            # file type", kfp-notebook v0.23.0 etc/docker-scripts/bootstrapper.py:64; elyra v3.15.0
+            # elyra/kfp/bootstrapper.py:71). The reader already ran .py/.r/.ipynb by their extension.
+            add(f"file {shown(node.filename)} is not a notebook (.ipynb), Python (.py) or R (.r) file, "
+                "the only kinds Elyra runs", node=node, field=_field(pipeline, "filename"))
+        elif not node.filename.endswith(suffixes):
             add(f"file {shown(node.filename)} does not end with {' or '.join(suffixes)}, as {KIND_NAMES[node.kind]} needs",
                 node=node, field=_field(pipeline, "filename"))
-        _, file_problems = node_files(pipeline, node)
+        members, file_problems = node_files(pipeline, node)
+        for member in members:
+            # The archive's .t3qkfp/ holds the node runtime the loader runs (storage.RUNTIME_MEMBER):
+            # a node file there would shadow it. Dependencies there are refused by node_files.
+            if member.split("/", 1)[0] == RUNTIME_DIR:
+                add(f"file {shown(node.filename)} is inside {RUNTIME_DIR}/, which t3qkfp reserves for its node runtime",
+                    node=node, field=_field(pipeline, "filename"), hint="move the file to another folder")
         for problem in file_problems:
             add(problem.message, node=node, field=_field(pipeline, problem.location.field or ""),
                 hint=problem.hint)

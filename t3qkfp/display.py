@@ -68,8 +68,13 @@ def plan_rows(pipeline: "Pipeline", plan: "ParameterPlan") -> list[tuple[str, ..
 
 
 def _note(parameter: "RunParameter") -> str:
-    return parameter.note or ("Elyra pipeline parameter" if parameter.origin == "elyra" else
+    note = parameter.note or ("Elyra pipeline parameter" if parameter.origin == "elyra" else
                               "shared" if len(parameter.node_ids) > 1 else "")
+    if parameter.origin == "env" and parameter.default == "":
+        # An env var written without a value ("NAME=" or no "value"): Elyra 2.x passes it as "",
+        # so it stays, and the table says the empty default is the file's, not a lost value.
+        note = f"{note}; no value in the file" if note else "no value in the file"
+    return note
 
 
 def _kind(parameter: "RunParameter") -> str:

@@ -14,6 +14,7 @@ node and field; `load()` raises them together with the checks' problems.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -36,6 +37,19 @@ _FITS = {ParamType.INTEGER: re.compile(r"-?[0-9]+"),
 _DECIMAL = re.compile(r"[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
 
 _GENERIC_OPS = {kind.value: kind for kind in NodeKind}
+# How Elyra's bootstrapper runs a node: by its file's extension, not by the node's op
+# (kfp-notebook v0.23.0 etc/docker-scripts/bootstrapper.py:55-64 FileOpBase.get_instance;
+# elyra v3.15.0 elyra/kfp/bootstrapper.py:61-71, v4.1.1 elyra/kfp/bootstrapper.py:70-80).
+# Elyra tests '.ipynb', '.py', '.r' in that order; t3qkfp reads the suffix and keeps '.R'.
+_KIND_OF_SUFFIX = {".ipynb": NodeKind.NOTEBOOK, ".py": NodeKind.PYTHON, ".r": NodeKind.R, ".R": NodeKind.R}
+# Format-3 "NAME=value" env text: Elyra 2.2.4 strips spaces and both quote kinds from name and
+# value (elyra v2.2.4 elyra/pipeline/processor_kfp.py:402). Later formats strip whitespace only
+# (v3.11.0 elyra/pipeline/pipeline.py:514-520 KeyValueList.to_dict for v4-v7 strings;
+# v3.15.0 elyra/pipeline/properties.py:210 and 333-335 strip_if_string for v8 objects).
+_ELYRA2_STRIP = " '\""
+_KIND_WORDS = {NodeKind.NOTEBOOK: "a notebook", NodeKind.PYTHON: "a Python script", NodeKind.R: "an R script"}
+_SUPER_OUT = "_outPort"  # a supernode's output port: "<inner node id>_outPort"
+logger = logging.getLogger("t3qkfp")
 
 
 class _JsonProblem(ValueError):
@@ -87,6 +101,8 @@ def read(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None,
     base = Path(base_dir) if base_dir is not None else default_base
     reader = _Reader(source=named, base_dir=base)
     pipeline = reader.pipeline(document)
+    for note in reader.notes:
+        logger.warning("warning: %s", note)
     return pipeline, problems + reader.problems
 
 
@@ -174,13 +190,22 @@ class _Reader:
     source: str
     base_dir: Path
     problems: list[Problem] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # ids of nodes refused (their links are not dangling)
+    notes: list[Problem] = field(default_factory=list)  # input read the way Elyra reads it, but changed
+    skipped: list[str] = field(default_factory=list)
+    _pipelines: dict[str, Any] = field(default_factory=dict)  # every entry of 'pipelines' by id
+    _bindings: set[str] = field(default_factory=set)  # ids of supernode port (binding) nodes  # ids of nodes refused (their links are not dangling)
 
     def problem(self, message: str, *, hint: str = "", node_id: str | None = None,
                 label: str | None = None, field_: str | None = None) -> None:
         self.problems.append(Problem(
             location=Location(file=self.source, node_id=node_id, node_label=label, field=field_),
             message=message, hint=hint))
+
+    def note(self, message: str, *, node_id: str | None = None, label: str | None = None,
+             field_: str | None = None) -> None:
+        """A warning, not a problem: the text was read as Elyra reads it, which is not as written."""
+        self.notes.append(Problem(location=Location(file=self.source, node_id=node_id, node_label=label,
+                                                    field=field_), message=message))
 
     # -- document level -------------------------------------------------------------------
     def pipeline(self, doc: Any) -> Pipeline | None:
@@ -215,11 +240,14 @@ class _Reader:
         if not isinstance(raw_nodes, list):
             self.problem("the primary pipeline has no 'nodes' list", field_="pipelines[].nodes")
             raw_nodes = []
-        nodes = []
-        for index, raw in enumerate(raw_nodes):
-            node = self._node(raw, index, version, defaults)
-            if node is not None:
-                nodes.append(node)
+        self._pipelines = {p["id"]: p for p in doc["pipelines"]
+                           if isinstance(p, dict) and isinstance(p.get("id"), str)}
+        self._bindings = {n["id"] for p in self._pipelines.values() if isinstance(p.get("nodes"), list)
+                          for n in p["nodes"] if isinstance(n, dict) and n.get("type") == "binding"
+                          and isinstance(n.get("id"), str)}
+        nodes: list[Node] = []
+        self._walk(raw_nodes, "nodes", version, defaults, nodes, enclosing=None,
+                   inside=(str(primary.get("id")),))
         name = props.get("name") or app.get("name") or self._stem()
         if not isinstance(name, str):
             self.problem("pipeline name must be a string", field_="app_data.properties.name")
@@ -359,8 +387,56 @@ class _Reader:
         return None
 
     # -- nodes ----------------------------------------------------------------------------
-    def _node(self, raw: Any, index: int, version: int, defaults: dict[str, Any]) -> Node | None:
-        at = f"nodes[{index}]"
+    def _walk(self, raw_nodes: list[Any], at: str, version: int, defaults: dict[str, Any],
+              nodes: list[Node], *, enclosing: dict[str, Any] | None, inside: tuple[str, ...]) -> None:
+        """The nodes of one pipeline, a supernode's inner nodes in its place (Elyra flattens them).
+
+        Elyra's parser recurses into the pipeline a super_node's `subflow_ref.pipeline_id_ref`
+        names and skips `binding` nodes (elyra v2.2.4 elyra/pipeline/parser.py:95-131; v3.15.0
+        the same file, _nodes_to_operations and _super_node_to_operations); every pipeline's
+        nodes take the pipeline defaults (v3.15.0 pipeline_definition.py:630 pipeline_nodes).
+        """
+        for index, raw in enumerate(raw_nodes):
+            if isinstance(raw, dict) and raw.get("type") == "super_node":
+                self._super_node(raw, f"{at}[{index}]", version, defaults, nodes, inside)
+                continue
+            node = self._node(raw, index, version, defaults, at=f"{at}[{index}]", enclosing=enclosing)
+            if node is not None:
+                nodes.append(node)
+
+    def _super_node(self, raw: dict[str, Any], at: str, version: int, defaults: dict[str, Any],
+                    nodes: list[Node], inside: tuple[str, ...]) -> None:
+        node_id = raw.get("id")
+        if not isinstance(node_id, str) or not node_id:
+            self.problem("node has no id", field_=f"{at}.id")
+            return
+        app = raw.get("app_data") if isinstance(raw.get("app_data"), dict) else {}
+        where = {"node_id": node_id, "label": self._label(app) or node_id}
+        ref = raw.get("subflow_ref", {}).get("pipeline_id_ref") if isinstance(raw.get("subflow_ref"), dict) else None
+        sub = self._pipelines.get(ref) if isinstance(ref, str) else None
+        problem = ""
+        if not isinstance(ref, str) or not ref:
+            problem = "the supernode names no pipeline"
+        elif sub is None:
+            problem = f"the supernode's pipeline {shown(ref)} is not in 'pipelines'"
+        elif ref in inside:
+            problem = f"the supernode's pipeline {shown(ref)} contains itself"
+        elif not isinstance(sub.get("nodes"), list):
+            problem = f"the supernode's pipeline {shown(ref)} has no 'nodes' list"
+        if problem:
+            self.problem(problem, hint="open the file in Elyra's pipeline editor, expand the supernode and save",
+                         field_="subflow_ref.pipeline_id_ref", **where)
+            self.skipped.append(node_id)
+            # Links to its ports name its inner nodes; they already have this problem.
+            for port in raw.get("outputs") or [] if isinstance(raw.get("outputs"), list) else []:
+                if isinstance(port, dict) and isinstance(port.get("id"), str) and port["id"].endswith(_SUPER_OUT):
+                    self.skipped.append(port["id"][:-len(_SUPER_OUT)])
+            return
+        self._walk(sub["nodes"], f"pipelines[{ref}].nodes", version, defaults, nodes, enclosing=raw,
+                   inside=(*inside, ref))
+
+    def _node(self, raw: Any, index: int, version: int, defaults: dict[str, Any], *, at: str,
+              enclosing: dict[str, Any] | None = None) -> Node | None:
         if not isinstance(raw, dict):
             self.problem("node must be an object", field_=at)
             return None
@@ -387,8 +463,7 @@ class _Reader:
                 self.problem(f"label must be text, got {type(value).__name__} {shown(value)}",
                              hint="rename the node in Elyra", field_=at_label, **where)
         if node_type != "execution_node":
-            hint = ("expand the supernode in Elyra's editor" if node_type == "super_node" else "")
-            self.problem(f"node type {shown(node_type)} is not supported", hint=hint, field_="type", **where)
+            self.problem(f"node type {shown(node_type)} is not supported", field_="type", **where)
             self.skipped.append(node_id)
             return None
         op = raw.get("op")
@@ -413,9 +488,10 @@ class _Reader:
         if not isinstance(image, str):
             self.problem("runtime image must be a string", field_=prefix + "runtime_image", **where)
             image = ""
-        node_env = self._env_list(props.get("env_vars"), prefix + "env_vars", where, from_defaults=False)
+        node_env = self._env_list(props.get("env_vars"), prefix + "env_vars", where, from_defaults=False,
+                                  version=version)
         default_env = self._env_list(defaults.get("env_vars"), "pipeline_defaults.env_vars", where,
-                                     from_defaults=True)
+                                     from_defaults=True, version=version)
         secrets = self._secrets(props.get("kubernetes_secrets"), prefix + "kubernetes_secrets", where)
         node_secret_names = {s.name for s in secrets}
         for secret in self._secrets(defaults.get("kubernetes_secrets"), "pipeline_defaults.kubernetes_secrets", where):
@@ -428,8 +504,15 @@ class _Reader:
         secret_names = {s.name for s in secrets}
         env = [e for e in env if e.name not in secret_names]
         kubernetes = self._kubernetes(props, defaults, prefix, where)
+        kind = _GENERIC_OPS[op]
+        by_file = _KIND_OF_SUFFIX.get(Path(filename).suffix) if filename else None
+        if by_file is not None and by_file is not kind:
+            self.note(f"{_KIND_WORDS[kind]} node's file {shown(filename)} runs as {_KIND_WORDS[by_file]}, "
+                      "as Elyra's bootstrapper runs a node by its file's extension",
+                      field_=prefix + "filename", **where)
+            kind = by_file
         return Node(
-            id=node_id, label=label, kind=_GENERIC_OPS[op], filename=filename, runtime_image=image,
+            id=node_id, label=label, kind=kind, filename=filename, runtime_image=image,
             env=tuple(env), secrets=tuple(secrets),
             pipeline_parameters=self._string_list(props.get("pipeline_parameters"), prefix + "pipeline_parameters", where),
             dependencies=self._string_list(props.get("dependencies"), prefix + "dependencies", where),
@@ -442,7 +525,7 @@ class _Reader:
                 cpu_limit=self._number(props.get("cpu_limit"), prefix + "cpu_limit", where),
                 memory_limit=self._number(props.get("memory_limit"), prefix + "memory_limit", where)),
             kubernetes=kubernetes,
-            parents=self._links(raw, where),
+            parents=self._links(raw, where, enclosing),
         )
 
     def _label(self, app: dict[str, Any]) -> str:
@@ -454,32 +537,62 @@ class _Reader:
                 return value
         return ""
 
-    def _links(self, raw: dict[str, Any], where: dict[str, Any]) -> tuple[str, ...]:
+    def _links(self, raw: dict[str, Any], where: dict[str, Any],
+               enclosing: dict[str, Any] | None = None) -> tuple[str, ...]:
+        """The ids of the nodes this node runs after, as Elyra's parser links them.
+
+        A link on port "outPort" names its node; a link on "<inner id>_outPort" leaves a
+        supernode and names the inner node; links from a supernode's binding nodes carry
+        nothing; a node inside a supernode also runs after what links into the supernode's
+        "<its id>_inPort" (elyra v2.2.4 elyra/pipeline/parser.py:174-224 _get_port_node_id and
+        _get_parent_operation_links; v3.15.0 the same file and functions). Elyra cuts the
+        port at the first '_'; t3qkfp cuts the suffix, the same for Elyra's uuid ids. A link
+        without port_id_ref keeps its node_id_ref, as t3qkfp always read it.
+        """
         parents: list[str] = []
         inputs = raw.get("inputs") or []
         if not isinstance(inputs, list):
             self.problem("'inputs' must be a list", field_="inputs", **where)
             return ()
-        for i, port in enumerate(inputs):
+        ports = [(f"inputs[{i}]", port) for i, port in enumerate(inputs)]
+        if enclosing is not None and isinstance(enclosing.get("inputs"), list):
+            port_id = f"{raw.get('id')}_inPort"
+            ports += [(f"supernode {enclosing.get('id')} inputs[{i}]", port)
+                      for i, port in enumerate(enclosing["inputs"])
+                      if isinstance(port, dict) and port.get("id") == port_id]
+        for at, port in ports:
             links = port.get("links", []) if isinstance(port, dict) else None
             if not isinstance(links, list):
-                self.problem("'links' must be a list", field_=f"inputs[{i}].links", **where)
+                self.problem("'links' must be a list", field_=f"{at}.links", **where)
                 continue
             for j, link in enumerate(links):
                 ref = link.get("node_id_ref") if isinstance(link, dict) else None
                 if not isinstance(ref, str) or not ref:
-                    self.problem("link has no node_id_ref", field_=f"inputs[{i}].links[{j}]", **where)
-                elif ref not in parents:
+                    self.problem("link has no node_id_ref", field_=f"{at}.links[{j}]", **where)
+                    continue
+                port_ref = link.get("port_id_ref")
+                if ref in self._bindings:
+                    continue  # a supernode's port inside its pipeline; the supernode links it
+                if isinstance(port_ref, str) and port_ref.endswith(_SUPER_OUT):
+                    ref = port_ref[:-len(_SUPER_OUT)]
+                if ref not in parents:
                     parents.append(ref)
         return tuple(parents)
 
-    def _env_list(self, raw: Any, at: str, where: dict[str, Any], *, from_defaults: bool) -> list[EnvSetting]:
-        """env_vars as "NAME=value" strings (v3–v7) or {"env_var", "value"} objects (v8)."""
+    def _env_list(self, raw: Any, at: str, where: dict[str, Any], *, from_defaults: bool,
+                  version: int) -> list[EnvSetting]:
+        """env_vars as "NAME=value" strings (v3–v7) or {"env_var", "value"} objects (v8).
+
+        Name and value are stripped as the Elyra that writes the format strips them (see
+        _ELYRA2_STRIP); a warning names the entry when that changed the text. An entry without
+        a value stays, as a run parameter with an empty default (Elyra 2.x passes it as "").
+        """
         if raw in (None, ""):
             return []
         if not isinstance(raw, list):
             self.problem("env_vars must be a list", field_=at, **where)
             return []
+        strip = _ELYRA2_STRIP if version < 4 else None  # None: str.strip()'s whitespace
         result: list[EnvSetting] = []
         for index, entry in enumerate(raw):
             field_ = f"{at}[{index}]"
@@ -491,6 +604,7 @@ class _Reader:
                                  field_=field_, **where)
                     continue
                 name, value = entry.split("=", 1)
+                written = entry
             elif isinstance(entry, dict):
                 name = entry.get("env_var")
                 value = entry.get("value", "")
@@ -503,11 +617,19 @@ class _Reader:
                                  field_=field_ + ".value", **where)
                     continue
                 value = text
+                written = None
             else:
                 self.problem(f"env var entry must be 'NAME=value' or an object, got {type(entry).__name__}",
                              field_=field_, **where)
                 continue
-            result.append(EnvSetting(name=name, value=value, from_defaults=from_defaults, field=field_))
+            read_name, read_value = name.strip(strip), value.strip(strip)
+            if (read_name, read_value) != (name, value):
+                shown_as = shown(written) if written is not None else f"{shown(name)} = {shown(value)}"
+                stripped = "spaces and quotes" if strip else "surrounding whitespace"
+                self.note(f"env var {shown_as} is read as name {shown(read_name)}, value {shown(read_value)}: Elyra strips "
+                          f"{stripped} from the name and the value", field_=field_, **where)
+            result.append(EnvSetting(name=read_name, value=read_value, from_defaults=from_defaults,
+                                     field=field_))
         return result
 
     @staticmethod
@@ -576,15 +698,29 @@ class _Reader:
             for field_, e in entries(raw, at):
                 if isinstance(e, str) and "=" in e:
                     path, pvc = e.split("=", 1)
-                    result.append(Volume(path=path, pvc=pvc))
+                    result.append(Volume(path=mount_path(path, field_), pvc=pvc.strip()))
                 elif isinstance(e, dict) and isinstance(e.get("path"), str) and isinstance(e.get("pvc_name"), str):
                     sub = e.get("sub_path") or ""
-                    result.append(Volume(path=e["path"], pvc=e["pvc_name"], sub_path=sub if isinstance(sub, str) else "",
+                    result.append(Volume(path=mount_path(e["path"], field_), pvc=e["pvc_name"].strip(),
+                                         sub_path=sub.strip() if isinstance(sub, str) else "",
                                          read_only=e.get("read_only") is True))
                 else:
                     self.problem("volume must give a mount path and a PVC name", hint="write /path=pvc-name",
                                  field_=field_, **where)
             return result
+
+        def mount_path(path: str, field_: str) -> str:
+            """Elyra mounts at "/" + path.strip("/") after stripping whitespace (elyra v3.11.0
+            elyra/pipeline/pipeline_definition.py:419; v3.15.0 elyra/pipeline/properties.py:210
+            and 733; v4.1.1 properties.py:732). An empty path stays empty (refused by the checks)."""
+            text = path.strip()
+            if not text:
+                return text
+            normal = "/" + text.strip("/")
+            if normal != path:
+                self.note(f"mount path {shown(path)} is read as {shown(normal)}, as Elyra normalises it",
+                          field_=field_, **where)
+            return normal
 
         def tolerations(raw: Any, at: str) -> list[Toleration | None]:
             result: list[Toleration | None] = []
@@ -659,11 +795,15 @@ class _Reader:
         return False
 
     def _number(self, raw: Any, at: str, where: dict[str, Any]) -> float | None:
-        """cpu / memory: positive finite numbers (Elyra's forms also save them as numeric strings).
+        """cpu / memory / gpu: positive finite numbers (Elyra's forms also save numeric strings).
 
-        Strings must be plain ASCII decimals: Python's float() would also take '1_0' or '٣'.
+        0 and "" mean "not set": Elyra applies a resource only when its value is truthy
+        (kfp-notebook v0.23.0 kfp_notebook/pipeline/_notebook_op.py:234-242 for Elyra 2.x;
+        elyra v3.15.0 elyra/templates/kubeflow/v1/python_dsl_template.jinja2:63-70, v4.1.1 the
+        same template:63-76, which adds cpu_limit/memory_limit). Strings must be plain ASCII
+        decimals: Python's float() would also take '1_0' or '٣'. Negative values stay refused.
         """
-        if raw is None or raw == "":
+        if raw is None or raw == "" or (isinstance(raw, (int, float)) and not isinstance(raw, bool) and raw == 0):
             return None
         value: float | None = None
         if isinstance(raw, bool):
@@ -675,6 +815,8 @@ class _Reader:
                 value = math.inf
         elif isinstance(raw, str) and _DECIMAL.fullmatch(raw.strip()):
             value = float(raw.strip())
+            if value == 0:
+                return None
         if value is None or not math.isfinite(value) or value <= 0 or value > MAX_RESOURCE:
             self.problem(f"must be a positive number up to {MAX_RESOURCE:g}, got {shown(raw)}", field_=at, **where)
             return None

@@ -36,11 +36,19 @@ def test_model_is_immutable_and_comparable():
         first.nodes[0].label = "x"  # type: ignore[misc]
 
 
-def test_v3_env_strings_split_on_the_first_equals_and_keep_values_exactly():
-    pipeline = load(TESTS / "cases" / "v3_kv_env" / "input.pipeline")
+def test_v3_env_strings_split_on_the_first_equals_and_are_stripped_as_elyra_2_strips_them(caplog):
+    with caplog.at_level("WARNING", logger="t3qkfp"):
+        pipeline = load(TESTS / "cases" / "v3_kv_env" / "input.pipeline")
     env = {e.name: e.value for e in pipeline.nodes[0].env}
     assert env["URL"] == "http://host/path?a=b=c"
-    assert env["EMPTY"] == "" and env["SPACES"] == "  padded  " and env["QUOTED"] == '"1"'
+    # Elyra 2.2.4 processor_kfp.py:402 strips spaces and quotes from both sides of name and value.
+    assert env["EMPTY"] == "" and env["SPACES"] == "padded" and env["QUOTED"] == "1"
+    assert env["column"] == "finding" and env["Q"] == "hello world"
+    warned = [r.getMessage() for r in caplog.records]
+    for name in ("QUOTED", "SPACES", "column", "Q"):
+        assert any(f"read as name {name!r}" in w and "node 'Prepare data' (n-prepare)" in w
+                   and "app_data.env_vars[" in w for w in warned), (name, warned)
+    assert not any("'URL'" in w or "'EMPTY'" in w for w in warned)  # unchanged text: no warning
     assert "" not in env  # an empty editor row is not an env var
     clean = pipeline.nodes[1]
     assert clean.label == "clean"  # no label: Elyra 2.x names the node after its file, without extension
