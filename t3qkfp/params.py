@@ -186,6 +186,21 @@ class _Use:
     default: str
 
 
+def warn_trimmed_defaults(plan: ParameterPlan, source: str) -> None:
+    """Warn about defaults with leading/trailing whitespace, naming their parameters.
+
+    The KFP 1.0-1.2 dashboard trims every parameter value when a run is started from it
+    (frontend NewRun.tsx), so such a default reaches the pod changed; the API, `t3qkfp submit`
+    and the local runner keep it. A warning, not an error: the value is legal and may be meant.
+    """
+    padded = [p.name for p in plan.parameters if p.default != p.default.strip()]
+    if padded:
+        logger.warning("%s: run parameter%s %s %s leading or trailing whitespace in the default; the "
+                       "KFP dashboard trims it when a run is started there (submit and the API keep it)",
+                       source, "s" if len(padded) > 1 else "", ", ".join(repr(n) for n in padded),
+                       "have" if len(padded) > 1 else "has")
+
+
 def plan(pipeline: Pipeline, *, scope: str = "auto") -> ParameterPlan:
     """Decide every run parameter of a validated pipeline; PipelineError for conflicts and limits."""
     if scope not in SCOPES:

@@ -52,13 +52,16 @@ import argparse
 import datetime as _dt
 import email.parser
 import email.policy
+import io
 import json
 import re
 import secrets
+import tarfile
 import threading
 import time
 import urllib.parse
 import uuid
+import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
@@ -134,6 +137,40 @@ def _all_strings(value: Any) -> list[str]:
         elif isinstance(item, list):
             stack.extend(item)
     return found
+
+
+def pipeline_file_text(data: bytes) -> str:
+    """The workflow text of an uploaded file, as KFP 1.2's ReadPipelineFile finds it.
+
+    A zip or a gzip'd tar (what `kfp dsl-compile -o x.zip/.tar.gz` and Elyra's own processor
+    send) is unpacked, preferring a member named pipeline.yaml, else the first file; anything
+    else is read as the YAML itself.
+    """
+    if data.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                files = [i for i in archive.infolist() if not i.is_dir()]
+                chosen = next((i for i in files if i.filename == "pipeline.yaml"), files[0] if files else None)
+                if chosen is None:
+                    raise _Fail(400, "Invalid package. Empty zip file.", kind="upload")
+                data = archive.read(chosen)
+        except (zipfile.BadZipFile, OSError):
+            raise _Fail(400, "Error extracting pipeline from the zip file. Not a valid zip file.", kind="upload") from None
+    elif data.startswith(b"\x1f\x8b"):
+        try:
+            with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+                files = [m for m in archive.getmembers() if m.isfile()]
+                chosen = next((m for m in files if m.name == "pipeline.yaml"), files[0] if files else None)
+                if chosen is None:
+                    raise _Fail(400, "Invalid package. Empty tarball file.", kind="upload")
+                data = archive.extractfile(chosen).read()  # type: ignore[union-attr]
+        except (tarfile.TarError, OSError, EOFError):
+            raise _Fail(400, "Error extracting pipeline from the tarball file. Not a valid tarball file.",
+                        kind="upload") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Fail(400, "Failed to read pipeline from file: not UTF-8 YAML", kind="upload") from None
 
 
 def read_workflow(text: str) -> dict[str, Any]:
@@ -607,7 +644,7 @@ class KfpStandin:
         for part in message.iter_parts():
             if part.get_param("name", header="content-disposition") == "uploadfile":
                 data = part.get_payload(decode=True) or b""
-                return part.get_filename() or "", data.decode("utf-8")
+                return part.get_filename() or "", pipeline_file_text(data)
         raise _Fail(400, "Failed to read pipeline from file: http: no such file", kind="upload")
 
     def _read_upload(self, query: dict[str, list[str]], headers: dict[str, str], raw: bytes,

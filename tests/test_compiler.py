@@ -322,3 +322,20 @@ def test_a_model_changed_in_python_is_checked_again_and_compiles_with_int_resour
         t3qkfp.compile(broken, storage=STORAGE)
     with pytest.raises(t3qkfp.UsageError, match="not to a loaded Pipeline"):
         t3qkfp.load(model, base_dir=EXAMPLE.parent)
+
+
+def test_defaults_the_kfp_dashboard_would_trim_are_named_in_a_warning(tmp_path, caplog):
+    (tmp_path / "a.py").write_text("print('a')\n")
+    env = [{"env_var": "PADDED", "value": " x "}, {"env_var": "TAB", "value": "y\t"}, {"env_var": "PLAIN", "value": "z"}]
+    document = {"doc_type": "pipeline", "version": "3.0", "id": "d", "primary_pipeline": "p", "pipelines": [{
+        "id": "p", "app_data": {"version": 8, "properties": {"name": "ws"}}, "nodes": [
+            {"id": "a", "type": "execution_node", "op": "execute-python-node", "app_data": {
+                "label": "a", "component_parameters": {"filename": "a.py", "runtime_image": "python:3.11",
+                                                       "env_vars": env}}}]}]}
+    with caplog.at_level("WARNING", logger="t3qkfp"):
+        workflow = t3qkfp.compile(document, base_dir=tmp_path, storage=STORAGE)
+    warned = [r.getMessage() for r in caplog.records if "trims" in r.getMessage()]
+    assert len(warned) == 1 and "run parameters 'PADDED', 'TAB' have leading or trailing whitespace" in warned[0]
+    assert "PLAIN" not in warned[0]
+    defaults = {p["name"]: p["value"] for p in workflow["spec"]["arguments"]["parameters"]}
+    assert defaults["PADDED"] == " x "  # kept exactly: only the dashboard trims

@@ -198,3 +198,18 @@ def test_answer_next_is_one_shot(server: KfpStandin) -> None:
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     assert requests.get(url, timeout=10).json() == {"total_size": 0}
     assert requests.get(f"{url}/x", timeout=10).status_code == 404
+
+
+@pytest.mark.parametrize("suffix", [".zip", ".tar.gz"])
+def test_compressed_uploads_are_read_as_kfp_1_2_does(server: KfpStandin, tmp_path, suffix: str) -> None:
+    """Elyra's own processor and `kfp dsl-compile -o x.tar.gz` send packages, not plain YAML."""
+    from t3qkfp.argo_emit import write_package
+
+    package = write_package(WORKFLOW, tmp_path / f"p{suffix}")
+    response = requests.post(f"{server.url}/apis/v1beta1/pipelines/upload", params={"name": f"p{suffix}"},
+                             files={"uploadfile": (package.name, package.read_bytes())}, timeout=10)
+    assert response.status_code == 200, response.text
+    assert {p["name"] for p in response.json()["parameters"]} == {"lr", "n"}
+    broken = requests.post(f"{server.url}/apis/v1beta1/pipelines/upload", params={"name": "broken"},
+                           files={"uploadfile": (package.name, package.read_bytes()[:40])}, timeout=10)
+    assert broken.status_code == 400 and "Not a valid" in broken.json()["error_message"]
