@@ -112,11 +112,13 @@ def sweep(pipeline_file: str, params: tuple[str, ...], random_count: int | None,
     if json_file:
         result.to_json(json_file, sort=sort, descending=descending)
         progress(f"wrote {json_file}")
+    left = still_on_server(result) if not local else []
     if result.interrupted:
-        left = still_on_server(result) if not local else []
         progress("interrupted: no further runs launched"
                  + (f"; still on the server: {', '.join(r.run_id for r in left)}" if left else ""))
         sys.exit(130)
+    if wait and left:
+        progress(f"stopped following (--timeout); still on the server: {', '.join(r.run_id for r in left)}")
     ok = {"succeeded"} if (local or wait) else {"succeeded", "started"}
     if any(r.status.lower() not in ok for r in result.runs):
         sys.exit(1)

@@ -22,13 +22,12 @@ import math
 import os
 import random as _random
 import re
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence, TextIO
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import RunError, SubmitError, T3qkfpError, UsageError
 from .model import ParamType
@@ -390,13 +389,14 @@ def sweep_local(pipeline_json: Any, grid: Mapping[str, Any], *, random: int | No
     """Run every combination here (local runner), at most `parallel` at a time, and compare them.
 
     Each run has its own folder under `workdir` (default: a new temporary folder) and writes
-    its node output to `<workdir>/run-<n>.log`. One local S3 server serves the whole sweep.
+    its node output to `<workdir>/run-<n>.log`. Each run has its own private S3 server, as
+    `run_local` starts one: moto's server is not safe for concurrent PUTs of one key, and the
+    runs of a sweep upload the same content-addressed archives at once.
     Setting `stop` stops launching; runs not started are rows with status "not started".
     """
     from .elyra_reader import load
-    from .local import _drop_bucket, run_local, start_s3_server
+    from .local import run_local
     from .params import plan as make_plan
-    from .storage import Credentials, StorageConfig
 
     if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
         raise UsageError(f"parallel must be a whole number, 1 or more, not {parallel!r}")
@@ -411,12 +411,6 @@ def sweep_local(pipeline_json: Any, grid: Mapping[str, Any], *, random: int | No
     report = on_progress or (lambda line: None)
     stop = stop or threading.Event()
     progress = _Progress(len(combos), report)
-    server, endpoint = start_s3_server()
-    import secrets as _secrets
-    import uuid
-
-    config = StorageConfig(endpoint=endpoint, bucket=f"t3qkfp-sweep-{uuid.uuid4().hex[:12]}")
-    creds = Credentials(access_key="T3QKFP" + _secrets.token_hex(7).upper(), secret_key=_secrets.token_urlsafe(30))
     results: list[SweepRun | None] = [None] * len(combos)
 
     def one(index: int, overrides: dict[str, str]) -> SweepRun:
@@ -427,8 +421,7 @@ def sweep_local(pipeline_json: Any, grid: Mapping[str, Any], *, random: int | No
         log_path = root / f"run-{index + 1}.log"
         with open(log_path, "w", encoding="utf-8") as log:
             try:
-                run = run_local(pipeline, params=overrides, workdir=root, storage=config, credentials=creds,
-                                create_bucket=True, scope=scope, out=log)
+                run = run_local(pipeline, params=overrides, workdir=root, scope=scope, out=log)
             except RunError as exc:
                 progress.ended(False)
                 found = _RUN_ID.search(str(exc))
@@ -446,26 +439,19 @@ def sweep_local(pipeline_json: Any, grid: Mapping[str, Any], *, random: int | No
                        metrics=metrics, folder=str(run.workdir))
 
     interrupted = False
-    try:
-        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="t3qkfp-sweep") as pool:
-            futures = [pool.submit(one, i, c) for i, c in enumerate(combos)]
-            try:
-                for i, future in enumerate(futures):
-                    results[i] = future.result()
-            except KeyboardInterrupt:
-                interrupted = True
-                stop.set()
-                for i, future in enumerate(futures):
-                    future.cancel()
-                for i, future in enumerate(futures):
-                    if not future.cancelled():
-                        results[i] = future.result()
-    finally:
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="t3qkfp-sweep") as pool:
+        futures = [pool.submit(one, i, c) for i, c in enumerate(combos)]
         try:
-            _drop_bucket(config, creds)
-        except T3qkfpError:
-            pass
-        server.stop()
+            for i, future in enumerate(futures):
+                results[i] = future.result()
+        except KeyboardInterrupt:
+            interrupted = True
+            stop.set()
+            for future in futures:
+                future.cancel()
+            for i, future in enumerate(futures):
+                if not future.cancelled():
+                    results[i] = future.result()
     rows = tuple(r if r is not None else SweepRun(index=i + 1, parameters=tuple(combos[i].items()),
                                                      status="not started")
                  for i, r in enumerate(results))

@@ -116,6 +116,10 @@ def test_tutorial_runs_and_submits_to_the_standin(kernel_env, monkeypatch):
     shown = html_outputs(notebook)
     assert any("<svg" in h and "train_LOG_LEVEL" in h for h in shown), "no DAG picture shown"
     assert any("<table" in h for h in shown), "no parameter table shown"
+    sweeps = [h for h in shown if "<b>sweep threshold</b>: 3 runs" in h]
+    assert sweeps and '<img alt="accuracy by THRESHOLD" src="data:image/png;base64,' in sweeps[0], \
+        "the sweep shows no table and plot"
+    assert sweeps[0].count("<td>succeeded</td>") == 3
     assert any("<svg" in o.data.get("image/svg+xml", "") for o in outputs(notebook)
                if o.output_type in ("display_data", "execute_result")), "display.picture() did not show"
 

@@ -238,3 +238,53 @@ def test_result_table_without_runs_metrics() -> None:
     assert result.metric_names == [] and "boom" in result.text()
     with pytest.raises(UsageError, match="no run of this sweep reported metric 'x'|no metric 'x'"):
         result.best("x")
+
+
+# ---- stopping ------------------------------------------------------------------------------
+def test_interrupted_kfp_sweep_stops_launching_and_names_runs_on_the_server(kfp: KfpStandin) -> None:
+    from t3qkfp.sweeps import still_on_server
+
+    def started(run: SweepRun) -> None:
+        if run.index == 2:
+            raise KeyboardInterrupt  # what Ctrl-C raises in the main thread
+    result = t3qkfp.sweep(SWEEP, grid={"EPOCHS": "1:5:1"}, host=kfp.url, wait=True, upload_files=False,
+                          poll_interval=0.01, on_started=started)
+    assert result.interrupted and len(kfp.runs) == 2
+    assert [r.status for r in result.runs][2:] == ["not started"] * 3
+    assert {r.run_id for r in still_on_server(result)} == set(kfp.runs)
+
+
+def test_stopped_local_sweep_starts_no_further_runs(tmp_path: Path) -> None:
+    import threading
+
+    stop = threading.Event()
+
+    def progress(line: str) -> None:
+        if line.startswith("sweep: 1/3 done"):
+            stop.set()
+    result = t3qkfp.sweep_local(SWEEP, grid={"EPOCHS": [1, 2, 3]}, workdir=tmp_path, on_progress=progress, stop=stop)
+    assert [r.status for r in result.runs] == ["succeeded", "not started", "not started"]
+    assert result.interrupted and len([p for p in tmp_path.iterdir() if p.is_dir()]) == 1
+
+
+def test_cli_ctrl_c_says_which_runs_are_still_on_the_server() -> None:
+    import os
+    import signal
+    import time
+
+    with KfpStandin(polls_until_done=10**6) as server:
+        proc = subprocess.Popen([sys.executable, "-m", "t3qkfp", "sweep", str(SWEEP), "--host", server.url,
+                                 "-p", "EPOCHS=1:4:1", "--parallel", "2", "--wait", "--no-upload",
+                                 "--poll-interval", "0.05"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        deadline = time.monotonic() + 60
+        while len(server.runs) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        ids = sorted(server.runs)
+    assert proc.returncode == 130, err
+    assert len(ids) == 2  # --parallel 2: the other two were never launched
+    assert f"still on the server: {', '.join(ids)}" in err or f"still on the server: {', '.join(ids[::-1])}" in err
+    assert "Traceback" not in err and out.count("not started") == 2
