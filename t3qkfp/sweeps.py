@@ -165,7 +165,7 @@ class SweepRun:
 
     index: int
     parameters: tuple[tuple[str, str], ...]
-    status: str                      # succeeded | failed | running | not started | ...
+    status: str                      # succeeded | failed | error | running | pending | started | not started | unknown
     run_id: str = ""
     metrics: tuple[tuple[str, float], ...] = ()
     error: str = ""
@@ -544,7 +544,6 @@ def sweep(pipeline_json: Any, grid: Mapping[str, Any], *, host: str, random: int
     progress = _Progress(len(combos), report)
     interrupted = False
     version_id = ""
-    deadline = None if timeout is None else time.monotonic() + timeout
 
     with _Session(host, auth, request_timeout) as session:
         client, multi_user = session.connect()
@@ -575,13 +574,14 @@ def sweep(pipeline_json: Any, grid: Mapping[str, Any], *, host: str, random: int
                 progress.set(done=progress.done, running=len(active), failed=progress.failed)
                 if on_started:
                     on_started(rows[i])
+            # The timeout counts from here: following the runs, as `submit --timeout` does.
+            deadline = None if timeout is None else time.monotonic() + timeout
             while wait and active:
-                if deadline is not None and time.monotonic() >= deadline:
-                    break
                 _poll(session, client, rows, active, progress, collect=True)
-                if active:
-                    time.sleep(poll_interval if deadline is None
-                               else max(0.0, min(poll_interval, deadline - time.monotonic())))
+                if not active or (deadline is not None and time.monotonic() >= deadline):
+                    break
+                time.sleep(poll_interval if deadline is None
+                           else max(0.0, min(poll_interval, deadline - time.monotonic())))
         except KeyboardInterrupt:
             interrupted = True
     return SweepResult(name=sweep_name, swept=tuple(combos[0]) if combos else (), runs=tuple(rows),
@@ -602,7 +602,7 @@ def _poll(session: Any, client: Any, rows: list[SweepRun], active: set[int], pro
             active.discard(i)
             continue
         status = (run.status or "Pending")
-        rows[i] = replace(rows[i], status=status.lower() if status.lower() in TERMINAL else status)
+        rows[i] = replace(rows[i], status=status.lower())  # as the local rows: succeeded, failed, running
         if status.lower() in TERMINAL:
             active.discard(i)
             rows[i] = replace(rows[i], metrics=_dedupe_kfp(run.metrics or []) if collect else (),

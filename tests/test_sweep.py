@@ -288,3 +288,14 @@ def test_cli_ctrl_c_says_which_runs_are_still_on_the_server() -> None:
     assert len(ids) == 2  # --parallel 2: the other two were never launched
     assert f"still on the server: {', '.join(ids)}" in err or f"still on the server: {', '.join(ids[::-1])}" in err
     assert "Traceback" not in err and out.count("not started") == 2
+
+
+def test_cli_timeout_names_the_runs_left_running() -> None:
+    with KfpStandin(polls_until_done=10**6) as server:
+        done = cli("sweep", str(SWEEP), "--host", server.url, "-p", "EPOCHS=1,2", "--wait", "--timeout", "0.3",
+                   "--poll-interval", "0.05", "--no-upload")
+        ids = sorted(server.runs)
+    assert done.returncode == 1 and len(ids) == 2
+    line = next(x for x in done.stderr.splitlines() if "still on the server" in x)
+    assert "stopped following (--timeout)" in line and sorted(line.split(": ")[-1].split(", ")) == ids
+    assert done.stdout.count("running") == 2
