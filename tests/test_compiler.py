@@ -326,12 +326,14 @@ def test_a_model_changed_in_python_is_checked_again_and_compiles_with_int_resour
 
 def test_defaults_the_kfp_dashboard_would_trim_are_named_in_a_warning(tmp_path, caplog):
     (tmp_path / "a.py").write_text("print('a')\n")
-    env = [{"env_var": "PADDED", "value": " x "}, {"env_var": "TAB", "value": "y\t"}, {"env_var": "PLAIN", "value": "z"}]
+    # Elyra strips env var values, but pipeline parameters (Elyra 3.14+) keep their spaces
+    declared = [{"name": name, "default_value": {"type": "String", "value": value}, "required": False}
+                for name, value in (("PADDED", " x "), ("TAB", "y\t"), ("PLAIN", "z"))]
     document = {"doc_type": "pipeline", "version": "3.0", "id": "d", "primary_pipeline": "p", "pipelines": [{
-        "id": "p", "app_data": {"version": 8, "properties": {"name": "ws"}}, "nodes": [
+        "id": "p", "app_data": {"version": 8, "properties": {"name": "ws", "pipeline_parameters": declared}}, "nodes": [
             {"id": "a", "type": "execution_node", "op": "execute-python-node", "app_data": {
                 "label": "a", "component_parameters": {"filename": "a.py", "runtime_image": "python:3.11",
-                                                       "env_vars": env}}}]}]}
+                                                       "pipeline_parameters": ["PADDED", "TAB", "PLAIN"]}}}]}]}
     with caplog.at_level("WARNING", logger="t3qkfp"):
         workflow = t3qkfp.compile(document, base_dir=tmp_path, storage=STORAGE)
     warned = [r.getMessage() for r in caplog.records if "trims" in r.getMessage()]
