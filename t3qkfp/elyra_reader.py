@@ -203,9 +203,16 @@ class _Reader:
 
     def note(self, message: str, *, node_id: str | None = None, label: str | None = None,
              field_: str | None = None) -> None:
-        """A warning, not a problem: the text was read as Elyra reads it, which is not as written."""
-        self.notes.append(Problem(location=Location(file=self.source, node_id=node_id, node_label=label,
-                                                    field=field_), message=message))
+        """A warning, not a problem: the text was read as Elyra reads it, which is not as written.
+
+        Pipeline defaults are read once per node; their warning names no node and is kept once.
+        """
+        if field_ and field_.startswith("pipeline_defaults."):
+            node_id = label = None
+        note = Problem(location=Location(file=self.source, node_id=node_id, node_label=label, field=field_),
+                       message=message)
+        if note not in self.notes:
+            self.notes.append(note)
 
     # -- document level -------------------------------------------------------------------
     def pipeline(self, doc: Any) -> Pipeline | None:

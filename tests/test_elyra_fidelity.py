@@ -121,6 +121,19 @@ def test_format_7_env_strings_are_stripped_of_whitespace_only(tmp_path):
     assert [(e.name, e.value) for e in t3qkfp.load(path).nodes[0].env] == [("COLUMN", "finding"), ("Q", "'x'")]
 
 
+def test_a_pipeline_default_read_differently_is_one_warning_for_the_pipeline(tmp_path, caplog):
+    nodes = [_node("n-a", "a.py", version=7, label="A"), _node("n-b", "b.py", version=7, label="B", parents=("n-a",))]
+    document = _document(nodes, version=7, pipeline_defaults={"env_vars": ["REGION = eu"],
+                                                              "mounted_volumes": ["data=data-pvc"]})
+    path = _write(tmp_path, document, "a.py", "b.py")
+    with caplog.at_level("WARNING", logger="t3qkfp"):
+        pipeline = t3qkfp.load(path)
+    assert [[(e.name, e.value) for e in n.env] for n in pipeline.nodes] == [[("REGION", "eu")]] * 2
+    assert [[v.path for v in n.kubernetes.volumes] for n in pipeline.nodes] == [["/data"]] * 2
+    assert [w.split(": ", 3)[1:3] for w in _warnings(caplog)] == [
+        [str(path), "pipeline_defaults.env_vars[0]"], [str(path), "pipeline_defaults.mounted_volumes[0]"]]
+
+
 def test_value_less_env_vars_are_parameters_with_an_empty_default_unless_a_secret_sets_them(tmp_path):
     env = [{"env_var": "OPTIONAL"}, {"env_var": "DB_USER", "value": ""}, "", {"env_var": "SEED", "value": "1"}]
     secrets = [{"env_var": "DB_USER", "name": "db-credentials", "key": "user"}]
