@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .errors import UsageError
+from .secrecy import refuse_userinfo
 from .storage import Credentials, StorageConfig
 
 log = logging.getLogger("t3qkfp")
@@ -279,6 +280,13 @@ def runtime_options(name: str, metadata: Mapping[str, Any], *,
     host = (metadata.get("api_endpoint") or "").strip()
     if not host:
         raise UsageError(f"{where} has no Kubeflow Pipelines API endpoint (api_endpoint)")
+    refuse_userinfo(host, f"{where}: api_endpoint",
+                    "enter them as api_username / api_password of the runtime configuration")
+    cos_endpoint = metadata.get("cos_endpoint")
+    if isinstance(cos_endpoint, str):
+        refuse_userinfo(cos_endpoint, f"{where}: cos_endpoint",
+                        "enter them as cos_username / cos_password and name the Kubernetes secret pods "
+                        "read as cos_secret")
     engine = metadata.get("engine") or "Argo"
     if engine != "Argo":
         raise UsageError(f"{where} uses the {engine} engine; t3qkfp compiles Argo workflows for "

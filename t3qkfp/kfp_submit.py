@@ -44,14 +44,18 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from . import quiet
-from .errors import SubmitError, SubmittedRunError, UsageError
+from .errors import (MAX_PROBLEM_SHOWN, SubmitError, SubmittedRunError, T3qkfpError, UsageError, bounded,
+                     shown)
 from .params import check_overrides
+from .secrecy import check_header_value, refuse_userinfo, scrub, without_userinfo
 
 log = logging.getLogger("t3qkfp")
 
 API_PATH = "/apis/v1beta1"
 SESSION_COOKIE = "authservice_session"
 MAX_NAME_LENGTH = 100  # KFP 1.2 upload server: pipeline and version names (server/util.go)
+FOREIGN_TEXT = 300  # characters of a server's or library's message quoted in ours
+MAX_MESSAGE = MAX_PROBLEM_SHOWN  # no SubmitError is longer (server text is clipped before)
 TERMINAL = {"succeeded", "failed", "error", "skipped", "terminated"}
 # Env vars read when no credential is passed; never read from the pipeline file.
 ENV_TOKEN = "T3QKFP_KFP_TOKEN"
@@ -74,6 +78,8 @@ class KfpAuth:
     At most one kind: a bearer `token` (IAP, istio JWT, ...), the `cookie` of a Kubeflow 1.2
     multi-user cluster (`authservice_session`, value alone or `authservice_session=...`), or a
     Dex `username`/`password` to log in with. `origin` says where they came from, for messages.
+    Surrounding whitespace of a token or cookie is dropped: read from a secret file it usually
+    ends with a newline, which no HTTP header can carry.
     """
 
     token: str | None = field(default=None, repr=False)
@@ -81,6 +87,12 @@ class KfpAuth:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     origin: str = "arguments"
+
+    def __post_init__(self) -> None:
+        for name in ("token", "cookie"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, value.strip() or None)
 
     @classmethod
     def resolve(cls, *, token: str | None = None, cookie: str | None = None,
@@ -120,6 +132,10 @@ class KfpAuth:
 
     def check(self) -> None:
         """Refuse mixed or half-given credentials before anything is sent."""
+        for name, value in (("token", self.token), ("cookie", self.cookie), ("username", self.username),
+                            ("password", self.password)):
+            if value is not None and not isinstance(value, str):
+                raise UsageError(f"the KFP {name} must be a str, not {type(value).__name__}")
         kinds = [k for k, v in (("token", self.token), ("cookie", self.cookie),
                                 ("username/password", self.username or self.password)) if v]
         if len(kinds) > 1:
@@ -128,6 +144,11 @@ class KfpAuth:
             missing = "password" if self.password is None else "username"
             raise UsageError(f"Dex login needs a username and a password; the {missing} is missing "
                              f"(--{missing} or ${ENV_PASSWORD if missing == 'password' else ENV_USERNAME})")
+        where = "" if self.origin in ("arguments", "none") else f" (from {self.origin})"
+        if self.token:
+            check_header_value(self.token, f"the KFP bearer token{where}")
+        if self.cookie:
+            check_header_value(self.cookie, f"the KFP {SESSION_COOKIE} cookie{where}", spaces=True)
 
     def describe(self) -> str:
         """Which auth was tried, without any secret: for error messages."""
@@ -135,10 +156,10 @@ class KfpAuth:
         return {"none": "no credentials",
                 "token": f"a bearer token{where}",
                 "cookie": f"an {SESSION_COOKIE} cookie{where}",
-                "dex": f"a Dex login as {self.username!r}{where}"}[self.kind]
+                "dex": f"a Dex login as {shown(self.username)}{where}"}[self.kind]
 
     def secrets(self) -> tuple[str, ...]:
-        """Every secret value, so messages can be scrubbed of them."""
+        """Every secret value, so messages can be scrubbed of them (secrecy.scrub)."""
         values = [self.token, self.cookie, self.password]
         if self.cookie and "=" in self.cookie:
             values.append(self.cookie.split("=", 1)[1])
@@ -213,6 +234,30 @@ def kfp_cron(expr: str) -> str:
 
 
 # ---- the submission ------------------------------------------------------------------------
+def _no_secret_in_errors(func: Callable[..., SubmitResult]) -> Callable[..., SubmitResult]:
+    """The last guard: a t3qkfp error leaving `submit` is scrubbed of the credentials and bounded.
+
+    Every message is built from scrubbed, clipped parts already (`_Session._foreign`); this
+    catches a path that forgot, so no credential reaches a terminal, a log or a notebook.
+    """
+    import functools
+
+    @functools.wraps(func)
+    def guarded(*args: Any, **kwargs: Any) -> SubmitResult:
+        try:
+            return func(*args, **kwargs)
+        except T3qkfpError as exc:
+            auth = kwargs.get("auth")
+            secrets = list(auth.secrets()) if isinstance(auth, KfpAuth) else []
+            secrets += KfpAuth.resolve().secrets()
+            if exc.args and isinstance(exc.args[0], str) and not hasattr(exc, "problems"):
+                exc.args = (bounded(scrub(exc.args[0], secrets), MAX_MESSAGE),) + exc.args[1:]
+            raise
+
+    return guarded
+
+
+@_no_secret_in_errors
 def submit(pipeline_json: Any, *, host: str, experiment: str | None = None,
            run_name: str | None = None, params: Mapping[str, Any] | None = None,
            pipeline_name: str | None = None, namespace: str | None = None,
@@ -255,7 +300,7 @@ def submit(pipeline_json: Any, *, host: str, experiment: str | None = None,
     overrides = check_overrides(compiled.plan, params)
     name = pipeline_name or compiled.pipeline.name
     if not name or len(name) > MAX_NAME_LENGTH:
-        raise UsageError(f"pipeline name {name!r} must be 1 to {MAX_NAME_LENGTH} characters "
+        raise UsageError(f"pipeline name {shown(name)} must be 1 to {MAX_NAME_LENGTH} characters "
                          "(KFP 1.2's limit); choose one with --pipeline-name")
     now = _dt.datetime.now(_dt.timezone.utc)
     experiment_name = experiment or name
@@ -325,13 +370,19 @@ def _check_arguments(*, host: Any, auth: Any, timeout: Any, request_timeout: Any
 
 
 def normalize_host(host: str) -> str:
-    """`http(s)://host[:port][/path]` without a trailing slash, or UsageError."""
+    """`http(s)://host[:port][/path]` without a trailing slash, or UsageError.
+
+    A user:password@ in the host is refused first: kfp.Client would send it nowhere useful and
+    every run link we print would show it.
+    """
+    refuse_userinfo(host or "", "KFP host", "pass --token, --cookie, or --username with "
+                    f"${ENV_PASSWORD} (Python: auth=KfpAuth(...))")
     text = (host or "").strip().rstrip("/")
     if not re.match(r"https?://[^/\s]+", text):
-        raise UsageError(f"KFP host {host!r} must be a URL such as http://127.0.0.1:8888 or "
+        raise UsageError(f"KFP host {shown(host)} must be a URL such as http://127.0.0.1:8888 or "
                          "https://kubeflow.example.com/pipeline")
     if text.endswith(API_PATH) or API_PATH + "/" in text:
-        raise UsageError(f"KFP host {host!r}: give the address before {API_PATH} "
+        raise UsageError(f"KFP host {shown(host)}: give the address before {API_PATH} "
                          "(for example https://kubeflow.example.com/pipeline)")
     return text
 
@@ -458,7 +509,7 @@ class _Session:
             raise SubmitError(f"cannot reach the KFP API at {self.host}: no answer within "
                               f"{self.request_timeout:g} s") from None
         except requests.exceptions.RequestException as exc:
-            raise SubmitError(f"cannot reach the KFP API at {self.host}: {_reason(exc)}") from None
+            raise SubmitError(f"cannot reach the KFP API at {self.host}: {self._foreign(_reason(exc))}") from None
         status = response.status_code
         if 300 <= status < 400:
             raise self._redirect_error("", status, response.headers.get("Location", ""))
@@ -623,18 +674,18 @@ class _Session:
             status = run.status or "Pending"
             elapsed = time.monotonic() - start
             if status != last:
-                report(f"run {result.run_name!r}: {status} ({elapsed:.0f} s)")
+                report(f"run {shown(result.run_name)}: {status} ({elapsed:.0f} s)")
                 last = status
             if status.lower() in TERMINAL:
                 if status.lower() != "succeeded":
                     error = run.error or ""
-                    raise failure(f"run {result.run_name!r} ({result.run_id}) ended {status}"
-                                  f"{': ' + self._scrub(error) if error else ''}; see {result.run_url}")
+                    raise failure(f"run {shown(result.run_name)} ({result.run_id}) ended {status}"
+                                  f"{': ' + self._foreign(error) if error else ''}; see {result.run_url}")
                 return status
             if timeout is not None:
                 left = timeout - elapsed
                 if left <= 0:
-                    raise failure(f"run {result.run_name!r} ({result.run_id}) is still {status} after "
+                    raise failure(f"run {shown(result.run_name)} ({result.run_id}) is still {status} after "
                                   f"{_seconds(elapsed)} (timeout {timeout:g} s); it goes on on the "
                                   f"server: {result.run_url}")
                 time.sleep(min(poll_interval, left))
@@ -657,10 +708,10 @@ class _Session:
         import urllib3
 
         if isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
-            return SubmitError(f"{action}: cannot reach the KFP API at {self.host}: {_reason(exc)}")
+            return SubmitError(f"{action}: cannot reach the KFP API at {self.host}: {self._foreign(_reason(exc))}")
         if isinstance(exc, ValueError):  # kfp's own checks, e.g. several pipelines with one name
-            return SubmitError(f"{action}: {self._scrub(str(exc))}")
-        return SubmitError(f"{action}: {type(exc).__name__}: {self._scrub(str(exc))[:300]}")
+            return SubmitError(f"{action}: {self._foreign(str(exc))}")
+        return SubmitError(f"{action}: {type(exc).__name__}: {self._foreign(str(exc))}")
 
     def _redirect_error(self, action: str, status: int, location: str) -> SubmitError:
         """A 3xx from the KFP API: a login page (not authenticated, or no longer) or a moved host."""
@@ -674,12 +725,13 @@ class _Session:
                        "or --token")
             return SubmitError(f"{prefix}not authenticated (the KFP API at {self.host} redirected to "
                                f"its login page, HTTP {status}) with {self.auth.describe()}; {fix}")
-        moved = self._scrub(location)
+        target = without_userinfo(self._scrub(location))
+        moved = target
         api = moved.find(API_PATH)
         if api >= 0:  # the redirect of an API call: the host is what comes before the API path
             moved = moved[:api]
-        return SubmitError(f"{prefix}the KFP API at {self.host} redirected to {self._scrub(location)!r} "
-                           f"(HTTP {status}); give {moved!r} as --host")
+        return SubmitError(f"{prefix}the KFP API at {self.host} redirected to {bounded(target, FOREIGN_TEXT)!r} "
+                           f"(HTTP {status}); give {bounded(moved, FOREIGN_TEXT)!r} as --host")
 
     def _html_error(self, action: str, status: int) -> SubmitError:
         """A 2xx HTML page where KFP answers JSON: a login page or a proxy served instead."""
@@ -688,7 +740,7 @@ class _Session:
                            f"{self.auth.describe()}, or the host path is wrong (usually /pipeline)")
 
     def _http_error(self, action: str, status: int, body: Any, *, content_type: str = "") -> SubmitError:
-        message = self._scrub(_server_message(body))
+        message = self._foreign(_server_message(body))
         said = f": {message}" if message else ""
         if status == 401:
             return SubmitError(f"{action}: the KFP API at {self.host} refused the request as not "
@@ -706,12 +758,13 @@ class _Session:
         return SubmitError(f"{action}: the KFP server refused the request (HTTP {status}){said}")
 
     def _scrub(self, text: str) -> str:
-        for secret in sorted(self.auth.secrets() + ((self.cookie,) if self.cookie else ()),
-                             key=len, reverse=True):
-            text = text.replace(secret, "***")
-        if self.cookie and "=" in self.cookie:
-            text = text.replace(self.cookie.split("=", 1)[1], "***")
-        return text
+        """`text` without any credential of this session (including a cookie Dex gave us)."""
+        cookie = (self.cookie, self.cookie.split("=", 1)[-1]) if self.cookie else ()
+        return scrub(text, (*self.auth.secrets(), *cookie))
+
+    def _foreign(self, text: str) -> str:
+        """A server's or library's text as part of our message: scrubbed first, then clipped."""
+        return bounded(self._scrub(str(text)), FOREIGN_TEXT)
 
 
 def dex_login(host: str, auth: KfpAuth, *, timeout: float = 30.0) -> str:
@@ -730,16 +783,17 @@ def dex_login(host: str, auth: KfpAuth, *, timeout: float = 30.0) -> str:
         try:
             page = http.get(root, timeout=timeout)
             if not re.search(r"/(dex|auth)\b", urlsplit(page.url).path):
-                raise SubmitError(f"Dex login as {auth.username!r}: {root} did not lead to a Dex login "
+                raise SubmitError(f"Dex login as {shown(auth.username)}: {root} did not lead to a Dex login "
                                   f"page (ended at {urlsplit(page.url).path or '/'}); this cluster may "
                                   "not use Dex: pass --cookie or --token instead")
             http.post(page.url, data={"login": auth.username or "", "password": auth.password or ""},
                       timeout=timeout)
         except requests.exceptions.RequestException as exc:
-            raise SubmitError(f"Dex login as {auth.username!r}: cannot reach {root}: {_reason(exc)}") from None
+            reason = bounded(scrub(_reason(exc), auth.secrets()), FOREIGN_TEXT)
+            raise SubmitError(f"Dex login as {shown(auth.username)}: cannot reach {root}: {reason}") from None
         value = http.cookies.get(SESSION_COOKIE)
     if not value:
-        raise SubmitError(f"Dex login as {auth.username!r} failed: no {SESSION_COOKIE} cookie came back "
+        raise SubmitError(f"Dex login as {shown(auth.username)} failed: no {SESSION_COOKIE} cookie came back "
                           "(wrong username or password?)")
     return f"{SESSION_COOKIE}={value}"
 
@@ -760,7 +814,7 @@ def _seconds(value: float) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    """The innermost cause of a connection failure, short (urllib3 nests them deeply)."""
+    """The innermost cause of a connection failure (urllib3 nests them deeply); scrub, then clip it."""
     seen = exc
     for _ in range(6):
         inner = getattr(seen, "reason", None) or (seen.args[0] if getattr(seen, "args", None) else None)
@@ -773,11 +827,14 @@ def _reason(exc: BaseException) -> str:
     if match:
         return match.group(1).strip()
     text = re.sub(r"<[^>]*object at 0x[0-9a-f]+>:?\s*", "", text)
-    return text.strip()[:200] or type(seen).__name__
+    return text.strip() or type(seen).__name__
 
 
 def _server_message(body: Any) -> str:
-    """The message in a KFP error body (grpc-gateway or upload-server JSON), else short text."""
+    """The message in a KFP error body (grpc-gateway or upload-server JSON), else its first line.
+
+    Whole, not shortened: the caller scrubs it of credentials first, then clips it.
+    """
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     text = str(body or "").strip()
@@ -791,7 +848,7 @@ def _server_message(body: Any) -> str:
                 return data[key].strip()
     if text.lstrip().startswith("<"):
         return ""  # an HTML page says nothing useful in one line
-    return text.splitlines()[0][:300] if text else ""
+    return text.splitlines()[0] if text else ""
 
 
 def _is_kfp_error(body: Any) -> bool:

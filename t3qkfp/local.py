@@ -34,7 +34,7 @@ from typing import Any, Callable, Mapping, TextIO
 
 from . import nodespec, quiet
 from .errors import RunError, StorageError, UsageError, did_you_mean
-from .params import check_names
+from .params import check_names, check_override_value
 from .storage import Credentials, StorageConfig
 
 LOCAL_BUCKET_PREFIX = "t3qkfp-local"
@@ -107,8 +107,8 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
     from .params import check_overrides, plan
     from .storage import download_prefix, put_archives
 
-    # Unknown names and values that do not fit a typed parameter fail before a server starts,
-    # as `submit` refuses them: the plan has the same names and types as the workflow.
+    # Unknown names, values that do not fit a typed parameter and values Argo cannot carry fail
+    # before a server starts, by the check `submit` uses: the plan has the workflow's names and types.
     pipeline = load(pipeline_json, base_dir=base_dir)  # once: compiled below from the same model
     params = check_overrides(plan(pipeline, scope=scope), params)
     stream = out if out is not None else sys.stderr
@@ -130,7 +130,6 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
                                  f"{exc.strerror or exc}") from None
         with _ObjectStorage(storage, credentials, stream) as (config, creds, local):
             compiled = compile_pipeline(pipeline, scope=scope, storage=config)
-            check_parameters(compiled.workflow, params)
             put_archives([(compiled.pipeline.node(node_id), archive)
                           for node_id, archive in compiled.archives.items()],
                          config=config, credentials=creds, create_bucket=create_bucket or local,
@@ -315,16 +314,16 @@ def _strings(value: Any, where: str) -> list[str]:
 
 
 def check_parameters(workflow: Mapping[str, Any], params: Mapping[str, Any] | None) -> dict[str, str]:
-    """Defaults with the overrides applied; unknown names and values Argo cannot carry are refused."""
-    from .checks import argo_safe
+    """Defaults with the overrides applied; unknown names and values Argo cannot carry are refused.
 
+    For a compiled workflow run without its pipeline (no plan, so no types): the names and the
+    value rule of params.check_overrides, which run_local and submit use.
+    """
     values = workflow_parameters(workflow)
     check_names(set(values), params or {})
     for name, value in (params or {}).items():
         text = value if isinstance(value, str) else str(value)  # kfp.Client sends str(value)
-        problem = argo_safe(text)
-        if problem:
-            raise UsageError(f"value of run parameter {name!r} {problem}")
+        check_override_value(name, text)
         values[name] = text
     return values
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Literal, Mapping
 
 from . import naming
-from .errors import Location, PipelineError, Problem, UsageError, did_you_mean
+from .errors import Location, PipelineError, Problem, UsageError, did_you_mean, shown
 from .model import ParamType, Pipeline
 
 Scope = Literal["auto", "node", "pipeline"]
@@ -333,8 +333,10 @@ def check_overrides(plan: ParameterPlan, params: Mapping[str, Any] | None) -> di
     """Overrides as the exact strings to send, checked against the plan; UsageError otherwise.
 
     An unknown name lists the valid ones; a value that does not fit an Integer/Float/Bool
-    parameter names the parameter and its type. Python bools become the spelling of the
-    parameter's default ("True"/"true"), so code comparing the env var keeps working.
+    parameter names the parameter and its type; a value Argo cannot carry (check_override_value)
+    is refused. Python bools become the spelling of the parameter's default ("True"/"true"), so
+    code comparing the env var keeps working. The one check for `submit`, `run --local` and
+    sweeps: a green local run means the same overrides start on KFP.
     """
     if not params:
         return {}
@@ -343,17 +345,29 @@ def check_overrides(plan: ParameterPlan, params: Mapping[str, Any] | None) -> di
                          f"{{'EPOCHS': 3}}, not {type(params).__name__}")
     for name in params:
         if not isinstance(name, str):
-            raise UsageError(f"run parameter names must be str, not {type(name).__name__} ({name!r})")
-    from .checks import argo_safe
-
+            raise UsageError(f"run parameter names must be str, not {type(name).__name__} ({shown(name)})")
     known = {p.name: p for p in plan.parameters}
     check_names(set(known), params)
-    fitted = {name: _fit(known[name], value) for name, value in params.items()}
-    for name, text in fitted.items():
-        problem = argo_safe(text)  # refused here, before a local S3 server or a KFP call starts
-        if problem:
-            raise UsageError(f"value of run parameter {name!r} {problem}")
-    return fitted
+    values = {name: _fit(known[name], value) for name, value in params.items()}
+    for name, text in values.items():
+        check_override_value(name, text)
+    return values
+
+
+def check_override_value(name: str, text: str) -> None:
+    """UsageError for an override Argo 2.7 cannot carry into the containers (checks.argo_safe).
+
+    Argo substitutes run parameters into the workflow as text: `{{workflow.name}}` in a value
+    would be expanded, `a}}b` breaks the template, control characters break its JSON round trip.
+    The KFP server accepts all of them and the run then fails or runs with another value, so
+    they are refused before anything is sent. Used by check_overrides (with a plan) and by the
+    local runner for a compiled workflow given without its pipeline.
+    """
+    from .checks import argo_safe  # checks imports storage; params stays light for the plan
+
+    problem = argo_safe(text)
+    if problem:
+        raise UsageError(f"value of run parameter {name!r} {problem}")
 
 
 def _fit(param: RunParameter, value: Any) -> str:
@@ -361,7 +375,7 @@ def _fit(param: RunParameter, value: Any) -> str:
     type_name = kind.value
 
     def bad(why: str = "") -> UsageError:
-        return UsageError(f"run parameter {param.name!r} is {type_name}: {value!r} does not fit{why}")
+        return UsageError(f"run parameter {param.name!r} is {type_name}: {shown(value)} does not fit{why}")
 
     if isinstance(value, bool):
         if kind is ParamType.BOOL:

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from .errors import Location, PipelineError, Problem, StorageError, UsageError, shown
 from .model import Node, Pipeline
 from .user_files import read_regular, regular_file_problem
+from .secrecy import refuse_userinfo
 
 # The MinIO that Kubeflow Pipelines installs: service, bucket and the secret its pods use
 # (kubeflow/pipelines@1.2.0 manifests/kustomize/base/argo/workflow-controller-configmap.yaml).
@@ -105,6 +106,10 @@ class StorageConfig:
             value = getattr(self, field_name)
             if not isinstance(value, str):
                 raise UsageError(f"object storage setting {field_name} must be text, not {type(value).__name__}")
+        # First: every later message quotes the endpoint, and the endpoint goes into every node spec.
+        refuse_userinfo(self.endpoint, "object storage endpoint",
+                        "this machine uploads with $AWS_ACCESS_KEY_ID / $AWS_SECRET_ACCESS_KEY, pods read "
+                        "the Kubernetes secret named by --secret ($T3QKFP_S3_SECRET)")
         if not self.endpoint.startswith(("http://", "https://")):
             raise UsageError(f"object storage endpoint {self.endpoint!r} must start with http:// or https://")
         try:

@@ -29,6 +29,7 @@ Simulations (attributes you may set, or constructor keywords):
                                          name/node_id/number_value/format, reported by the persistence
                                          agent from the nodes' mlpipeline-metrics.json; names KFP's
                                          ReportRunMetrics refuses are left out)
+    run_error="..."                      the `error` text of a failed run
     multi_user=True                      healthz says so; experiments need a NAMESPACE reference
     token="t"                            every API request needs `Authorization: Bearer t` (else 401)
     dex_users={"user@example.com": "pw"} Kubeflow 1.2 / Dex / authservice: API requests need an
@@ -254,7 +255,8 @@ class KfpStandin:
     def __init__(self, *, port: int = 0, base_path: str = "/pipeline", multi_user: bool = False,
                  token: str | None = None, dex_users: dict[str, str] | None = None,
                  namespaces: set[str] | None = None, run_outcome: Any = "Succeeded",
-                 polls_until_done: int = 1, run_metrics: Callable[[dict[str, str]], dict[str, float]] | None = None,
+                 polls_until_done: int = 1, run_error: str = "node train failed: exit code 1",
+                 run_metrics: Callable[[dict[str, str]], dict[str, float]] | None = None,
                  verbose: bool = False):
         self.base_path = base_path.rstrip("/")
         self.multi_user = multi_user
@@ -264,6 +266,7 @@ class KfpStandin:
         self.run_outcome = run_outcome
         self.polls_until_done = polls_until_done
         self.run_metrics = run_metrics
+        self.run_error = run_error
         self.verbose = verbose
         self.schema = load_compact()
         self.requests: list[Recorded] = []
@@ -885,7 +888,7 @@ class KfpStandin:
                     run["status"] = outcome
                     run["finished_at"] = _now()
                     if outcome == "Failed":
-                        run["error"] = "node train failed: exit code 1"
+                        run["error"] = self.run_error
                     elif self.run_metrics is not None:
                         run["metrics"] = [{"name": name, "node_id": f"{run['name'][:40]}-{id[:8]}".replace(" ", "-"),
                                            "number_value": float(value), "format": "RAW"}
