@@ -62,6 +62,15 @@ def reports_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _no_bars(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        from .progress import set_enabled
+        set_enabled(False)
+
+
+progress_option = click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_no_bars,
+                               help="no live progress bars (a terminal shows them on stderr while "
+                                    "files move); the one line per file stays")
 scope_option = click.option("--scope", type=click.Choice(["auto", "node", "pipeline"]), default="auto",
                             show_default=True, help=SCOPE_HELP)
 pipeline_argument = click.argument("pipeline_file", metavar="FILE", type=click.Path(dir_okay=False))

@@ -29,13 +29,14 @@ def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
 
 # Imported after parse_params: cli.py imports this module while it loads (to add `upload` and
 # `run`), and cli_submit imports parse_params from here, whichever module is imported first.
-from .cli import (main, pipeline_argument, reports_errors, scope_option,  # noqa: E402
+from .cli import (main, pipeline_argument, progress_option, reports_errors, scope_option,  # noqa: E402
                   storage_from_options, storage_options)
 
 
 @click.command("upload")
 @pipeline_argument
 @click.option("--create-bucket", is_flag=True, help="create the bucket if it does not exist")
+@progress_option
 @storage_options
 @reports_errors
 def upload(pipeline_file: str, create_bucket: bool, **options: Any) -> None:
@@ -66,6 +67,7 @@ def upload(pipeline_file: str, create_bucket: bool, **options: Any) -> None:
                    "empty; default: results/ in the run's folder")
 @click.option("--parallel", type=click.IntRange(min=1), help="nodes run at once (default: CPU count)")
 @click.option("--create-bucket", is_flag=True, help="with --endpoint: create the bucket if missing")
+@progress_option
 @scope_option
 @storage_options
 @reports_errors

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from .cli import pipeline_argument, reports_errors, storage_from_options, storage_options
+from .cli import pipeline_argument, progress_option, reports_errors, storage_from_options, storage_options
 from .cli_runtime import parse_params
 
 
@@ -43,6 +43,7 @@ from .cli_runtime import parse_params
 @click.option("--password", help="Dex password ($T3QKFP_KFP_PASSWORD, preferred)")
 @click.option("--no-upload", "no_upload", is_flag=True,
               help="do not upload node files (they are already in the bucket)")
+@progress_option
 @storage_options
 @reports_errors
 def submit(pipeline_file: str, host: str, params: tuple[str, ...], experiment: str | None,

@@ -24,6 +24,7 @@ import posixpath
 import re
 import sys
 import tarfile
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from urllib.parse import urlsplit
 
 from .errors import Location, PipelineError, Problem, StorageError, UsageError, shown
 from .model import Node, Pipeline
+from .progress import Bar, duration, size
 from .user_files import read_regular, regular_file_problem
 from .secrecy import refuse_userinfo
 
@@ -534,20 +536,29 @@ def put_archives(archives: list[tuple[Node, Archive]], *, config: StorageConfig,
             exists = False
         except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise storage_error(exc, config, action) from None
+        took = ""
         if not exists:
-            _storage_call(config, action, client.put_object, config.bucket, key,
-                          io.BytesIO(archive.data), len(archive.data),
-                          content_type="application/gzip")
+            bar = Bar(f"[{index}/{len(archives)}] uploading {node.label!r}", len(archive.data))
+            started = time.monotonic()
+            try:
+                _storage_call(config, action, client.put_object, config.bucket, key,
+                              io.BytesIO(archive.data), len(archive.data),
+                              content_type="application/gzip", progress=bar)
+            finally:
+                bar.close()
+            seconds = time.monotonic() - started
+            if seconds >= 1:
+                took = f" in {duration(seconds)}, {_size(len(archive.data) / seconds)}/s"
         state = "already there" if exists else "uploaded"
         print(f"t3qkfp: [{index}/{len(archives)}] {state}: s3://{config.bucket}/{key} "
-              f"(node {node.label!r}, {_size(len(archive.data))})", file=out, flush=True)
+              f"(node {node.label!r}, {_size(len(archive.data))}{took})", file=out, flush=True)
         results.append(UploadResult(node_id=node.id, label=node.label, key=key,
                                     size=len(archive.data), uploaded=not exists))
     return results
 
 
-def _size(n: int) -> str:
-    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB" if n < 1024 ** 2 else f"{n / 1024 ** 2:.1f} MiB"
+def _size(n: float) -> str:
+    return size(n)
 
 
 def download_prefix(config: StorageConfig, credentials: Credentials, key_prefix: str,
@@ -568,8 +579,12 @@ def download_prefix(config: StorageConfig, credentials: Credentials, key_prefix:
             continue
         target = dest_path / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        _storage_call(config, f"downloading {obj.object_name}", client.fget_object,
-                      config.bucket, obj.object_name, str(target))
+        bar = Bar(f"downloading {rel}", obj.size or 0)
+        try:
+            _storage_call(config, f"downloading {obj.object_name}", client.fget_object,
+                          config.bucket, obj.object_name, str(target), progress=bar)
+        finally:
+            bar.close()
         written.append(target)
     return written
 
