@@ -22,6 +22,7 @@ only for notebooks), use a shell, or print credentials.
 """
 from __future__ import annotations
 
+import fnmatch
 import glob
 import io
 import json
@@ -398,25 +399,121 @@ def contained_path(root: str, rel: str) -> str | None:
     return os.path.join(root, rel)
 
 
+MAX_OUTPUT_WALK = 200_000  # folder entries one declared output may look at
+
+
 def output_files(folder: str, pattern: str) -> list[str]:
     """Files matching a declared output (a glob relative to the node's folder), folder-relative.
 
-    A matched folder brings every file below it; matches leaving the folder are refused.
+    glob's rules (`*` within a name, `**` for any folders, hidden names only when the pattern
+    names them), but links to folders are never entered: glob.glob follows them under `**`, so a
+    link back up multiplied the matches and a link to /usr walked for minutes. A matched folder
+    brings every file below it; matches leaving the folder, or a matched link to a folder, fail
+    the node; so does a walk over MAX_OUTPUT_WALK entries.
     """
     if os.path.isabs(pattern) or ".." in pattern.split("/"):
         raise NodeFailure(f"declared output {pattern!r} must be relative to the node's folder, without '..'")
+    walk = _BoundedWalk(folder, pattern)
     found: list[str] = []
-    for match in sorted(glob.glob(os.path.join(glob.escape(folder), pattern), recursive=True)):
-        paths = [match]
-        if os.path.isdir(match):
-            paths = sorted(os.path.join(d, f) for d, _, fs in os.walk(match) for f in fs)
-        for path in paths:
-            rel = os.path.relpath(path, folder).replace(os.sep, "/")
-            if contained_path(folder, rel) is None:
-                raise NodeFailure(f"declared output {pattern!r} matches {rel!r}, which leads outside the node folder")
-            if os.path.isfile(path) and rel not in found:
-                found.append(rel)
+    for rel in sorted(walk.matches()):
+        path = os.path.join(folder, rel) if rel else folder
+        if os.path.islink(path) and os.path.isdir(path):
+            raise NodeFailure(f"declared output {pattern!r} matches {_short(rel)}, a link to a folder, "
+                              "which t3qkfp does not follow; name the folder itself")
+        paths = walk.files_below(path) if os.path.isdir(path) else [path]
+        for file_path in paths:
+            file_rel = os.path.relpath(file_path, folder).replace(os.sep, "/")
+            if contained_path(folder, file_rel) is None:
+                raise NodeFailure(f"declared output {pattern!r} matches {_short(file_rel)}, which leads outside the node folder")
+            if os.path.isfile(file_path) and file_rel not in found:
+                found.append(file_rel)
     return found
+
+
+class _BoundedWalk:
+    """glob matching over real folders only, counting every entry it looks at."""
+
+    def __init__(self, folder: str, pattern: str):
+        self.folder = folder
+        self.pattern = pattern
+        self.parts = [p for p in pattern.split("/") if p not in ("", ".")]
+        self.seen = 0
+
+    def _count(self, n: int) -> None:
+        self.seen += n
+        if self.seen > MAX_OUTPUT_WALK:
+            raise NodeFailure(f"declared output {self.pattern!r} looks at more than {MAX_OUTPUT_WALK} files "
+                              "and folders; narrow the pattern")
+
+    def _names(self, rel: str) -> list[str]:
+        try:
+            names = os.listdir(os.path.join(self.folder, rel))
+        except OSError:
+            return []
+        self._count(len(names))
+        return names
+
+    def _real_dir(self, rel: str) -> bool:
+        path = os.path.join(self.folder, rel)
+        return os.path.isdir(path) and not os.path.islink(path)
+
+    def _dir_link(self, rel: str) -> bool:
+        path = os.path.join(self.folder, rel)
+        return os.path.islink(path) and os.path.isdir(path)
+
+    def matches(self) -> set[str]:
+        """Folder-relative paths (files and folders) the pattern matches."""
+        if not self.parts:
+            return set()
+        found: set[str] = set()
+        done: set[tuple[str, int]] = set()
+        stack = [("", 0)]
+        while stack:
+            rel, index = stack.pop()
+            if (rel, index) in done:
+                continue
+            done.add((rel, index))
+            if index == len(self.parts):
+                if rel or self.parts[-1] == "**":  # glob's "**" yields the folder itself too
+                    found.add(rel)
+                continue
+            part, last = self.parts[index], index == len(self.parts) - 1
+            if part == "**":
+                stack.append((rel, index + 1))
+                for name in self._names(rel):
+                    child = _join(rel, name)
+                    if name.startswith("."):
+                        continue
+                    if self._real_dir(child):
+                        stack.append((child, index))
+                    elif last and not self._dir_link(child):
+                        found.add(child)  # glob's trailing ** yields files too
+            elif not glob.has_magic(part):
+                child = _join(rel, part)
+                if os.path.lexists(os.path.join(self.folder, child)) and (last or self._real_dir(child)):
+                    stack.append((child, index + 1))
+            else:
+                for name in self._names(rel):
+                    if name.startswith(".") and not part.startswith("."):
+                        continue
+                    child = _join(rel, name)
+                    # a wildcard never takes a link to a folder (only a name spelled out does,
+                    # and output_files refuses it with that name)
+                    if fnmatch.fnmatchcase(name, part) and not self._dir_link(child) and (last or self._real_dir(child)):
+                        stack.append((child, index + 1))
+        return found
+
+    def files_below(self, path: str) -> list[str]:
+        """Every file under a matched folder, links to folders not entered, the walk counted."""
+        paths = []
+        for current, dirnames, filenames in os.walk(path):
+            self._count(len(dirnames) + len(filenames))
+            paths.extend(os.path.join(current, f) for f in filenames)
+        return sorted(paths)
+
+
+def _join(rel: str, name: str) -> str:
+    return f"{rel}/{name}" if rel else name
 
 
 def notebook_kernel(path: str) -> str | None:
