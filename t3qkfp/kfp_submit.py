@@ -47,6 +47,7 @@ from . import quiet
 from .errors import (MAX_PROBLEM_SHOWN, SubmitError, SubmittedRunError, T3qkfpError, UsageError, bounded,
                      shown)
 from .params import check_overrides
+from .progress import duration
 from .secrecy import check_header_value, refuse_userinfo, scrub, without_userinfo
 
 log = logging.getLogger("t3qkfp")
@@ -659,6 +660,8 @@ class _Session:
         assert result.run_id is not None and result.run_url is not None
         start = time.monotonic()
         last: str | None = None
+        seen: dict[str, str] = {}  # node phases already reported
+        said = 0.0  # when the last line was reported (for the heartbeat)
 
         def failure(message: str) -> SubmittedRunError:
             return SubmittedRunError(message, run_id=str(result.run_id), run_url=str(result.run_url),
@@ -673,9 +676,21 @@ class _Session:
                 raise failure(f"{exc}; the run goes on on the server: {result.run_url}") from None
             status = run.status or "Pending"
             elapsed = time.monotonic() - start
+            nodes = node_phases(detail)
+            for task, phase in nodes.items():
+                if seen.get(task) != phase:
+                    shown_phase = phase if phase in ARGO_PHASES else shown(phase)
+                    report(f"node {shown(task)}: {shown_phase} ({duration(elapsed)})")
+                    said = elapsed
+            seen.update(nodes)
             if status != last:
-                report(f"run {shown(result.run_name)}: {status} ({elapsed:.0f} s)")
-                last = status
+                report(f"run {shown(result.run_name)}: {status} ({duration(elapsed)})")
+                last, said = status, elapsed
+            elif elapsed - said >= HEARTBEAT and status.lower() not in TERMINAL:
+                running = [shown(task) for task, phase in seen.items() if phase == "Running"]
+                report(f"run {shown(result.run_name)}: still {status} after {duration(elapsed)}"
+                       + (f" (running: {', '.join(running)})" if running else ""))
+                said = elapsed
             if status.lower() in TERMINAL:
                 if status.lower() != "succeeded":
                     error = run.error or ""
@@ -804,6 +819,27 @@ class _HtmlAnswer(Exception):
     def __init__(self, status: int):
         super().__init__(f"HTML page (HTTP {status})")
         self.status = status
+
+
+HEARTBEAT = 30.0  # seconds without news after which --wait says the run is still going
+ARGO_PHASES = frozenset({"Pending", "Running", "Succeeded", "Skipped", "Failed", "Error", "Omitted"})
+
+
+def node_phases(detail: Any) -> dict[str, str]:
+    """Each pod's phase from the run's Argo workflow status, as the KFP dashboard reads it.
+
+    KFP's persistence agent stores the workflow (with `status.nodes`) in the run detail's
+    `pipeline_runtime.workflow_manifest`; a manifest that is missing or unreadable just means no
+    node lines (the run's own status is still followed).
+    """
+    try:
+        manifest = json.loads(detail.pipeline_runtime.workflow_manifest or "{}")
+        nodes = (manifest.get("status") or {}).get("nodes") or {}
+        pods = [n for n in nodes.values() if isinstance(n, dict) and n.get("type") == "Pod"]
+        pods.sort(key=lambda n: (str(n.get("startedAt") or ""), str(n.get("id") or "")))
+        return {str(n.get("displayName") or n.get("name")): str(n.get("phase") or "Pending") for n in pods}
+    except (AttributeError, TypeError, ValueError):
+        return {}
 
 
 def _seconds(value: float) -> str:

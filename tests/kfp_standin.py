@@ -140,6 +140,21 @@ def _all_strings(value: Any) -> list[str]:
     return found
 
 
+def _dag_order(workflow: dict[str, Any]) -> list[str]:
+    """The container templates of the workflow's DAG tasks, parents before children."""
+    containers = {t["name"] for t in workflow.get("spec", {}).get("templates", []) if "container" in t}
+    tasks = [task for t in workflow.get("spec", {}).get("templates", [])
+             for task in ((t.get("dag") or {}).get("tasks") or [])]
+    done: list[str] = []
+    while len(done) < len(tasks):
+        ready = [t for t in tasks if t["name"] not in done and all(d in done for d in t.get("dependencies") or [])]
+        if not ready:
+            break
+        done += [t["name"] for t in ready[:1]]
+    by_name = {t["name"]: t.get("template", t["name"]) for t in tasks}
+    return [by_name[n] for n in done if by_name[n] in containers]
+
+
 def pipeline_file_text(data: bytes) -> str:
     """The workflow text of an uploaded file, as KFP 1.2's ReadPipelineFile finds it.
 
@@ -872,8 +887,33 @@ class KfpStandin:
         return self._respond("create_run", self._run_detail(run_id))
 
     def _run_detail(self, run_id: str) -> dict[str, Any]:
-        return {"run": self._state.runs[run_id],
-                "pipeline_runtime": {"workflow_manifest": json.dumps(self._state.run_workflows[run_id])}}
+        run = self._state.runs[run_id]
+        workflow = dict(self._state.run_workflows[run_id])
+        if run["status"]:
+            workflow["status"] = self._workflow_status(run_id, run["status"])
+        return {"run": run, "pipeline_runtime": {"workflow_manifest": json.dumps(workflow)}}
+
+    def _workflow_status(self, run_id: str, status: str) -> dict[str, Any]:
+        """What KFP's persistence agent stores: Argo's status with one node per pod.
+
+        While Running, the container tasks before the poll count have Succeeded and the next one
+        Runs (so a follower sees node states change); at the end all share the run's outcome.
+        """
+        workflow = self._state.run_workflows[run_id]
+        tasks = _dag_order(workflow)
+        polls = self._state.run_polls.get(run_id, 0)
+        name = workflow.get("metadata", {}).get("generateName", "run-") + run_id[:5]
+        nodes = {name: {"id": name, "name": name, "displayName": name, "type": "DAG", "phase": status}}
+        for index, task in enumerate(tasks):
+            if status == "Running":
+                phase = "Succeeded" if index < polls - 1 else "Running" if index == polls - 1 else None
+            else:
+                phase = status if index == len(tasks) - 1 or status == "Succeeded" else "Succeeded"
+            if phase:
+                node_id = f"{name}-{index}"
+                nodes[node_id] = {"id": node_id, "name": f"{name}.{task}", "displayName": task,
+                                  "type": "Pod", "phase": phase, "templateName": task}
+        return {"phase": status, "nodes": nodes}
 
     def _get_run(self, id: str, **_: Any) -> dict[str, Any]:
         with self._lock:

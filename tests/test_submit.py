@@ -125,6 +125,33 @@ def test_wait_success(kfp: KfpStandin) -> None:
     assert len(kfp.calls("get_run")) == 3
 
 
+def test_wait_reports_node_states_from_the_workflow_status_and_a_heartbeat(kfp: KfpStandin, monkeypatch) -> None:
+    import t3qkfp.kfp_submit
+
+    monkeypatch.setattr(t3qkfp.kfp_submit, "HEARTBEAT", 0.0)  # every poll without news says so
+    kfp.polls_until_done = 3
+    lines: list[str] = []
+    go(kfp, wait=True, on_status=lines.append)
+    states = [line.split(" (")[0] for line in lines if line.startswith("node ")]
+    assert states == ["node 'load-data': Running",
+                      "node 'load-data': Succeeded", "node 'train': Running",
+                      "node 'train': Succeeded", "node 'evaluate': Running",
+                      "node 'evaluate': Succeeded"], lines
+    assert any(line.startswith("run ") and "still Running after" in line and "(running: " in line
+               for line in lines), lines
+    assert "Succeeded" in lines[-1] and lines[-1].startswith("run ")
+
+
+def test_a_run_without_workflow_status_is_still_followed() -> None:
+    from types import SimpleNamespace
+
+    from t3qkfp.kfp_submit import node_phases
+
+    assert node_phases(SimpleNamespace(pipeline_runtime=SimpleNamespace(workflow_manifest=None))) == {}
+    assert node_phases(SimpleNamespace(pipeline_runtime=SimpleNamespace(workflow_manifest="not json"))) == {}
+    assert node_phases(SimpleNamespace()) == {}
+
+
 def test_wait_failure_raises_with_the_run_url(kfp: KfpStandin) -> None:
     kfp.run_outcome = "Failed"
     with pytest.raises(SubmitError) as info:
