@@ -15,6 +15,10 @@ from .errors import (GraphvizUnavailable, InternalError, Location, PipelineError
 
 __version__ = "0.1.0"
 
+from . import logs as _logs  # noqa: E402
+
+_logs.install()  # progress and notes reach a notebook user who configured no logging
+
 _LAZY = {
     "load": ("t3qkfp.elyra_reader", "load"),
     "plan": ("t3qkfp.params", "plan"),

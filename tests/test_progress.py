@@ -95,3 +95,11 @@ def test_the_bar_text_says_how_far_how_fast_and_how_long():
     bar._start = 0.0
     bar.done = 25 * 1024 * 1024
     assert bar.line(now=5.0) == "[2/3] uploading 'Train'   25% 25.0 MiB/100.0 MiB  5.0 MiB/s  ETA 15 s"
+
+
+def test_log_records_reach_stderr_once_when_nobody_configured_logging():
+    code = ("import logging, t3qkfp; log = logging.getLogger('t3qkfp'); log.info('note'); "
+            "log.warning('t3qkfp: prefixed already'); logging.basicConfig(format='app %(message)s'); log.info('app')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.stderr.splitlines() == ["t3qkfp: note", "t3qkfp: prefixed already", "app app"]

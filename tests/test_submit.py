@@ -670,3 +670,21 @@ def test_result_is_frozen(kfp: KfpStandin) -> None:
     with pytest.raises(AttributeError):
         result.run_id = "x"  # type: ignore[misc]
     assert json.dumps(result.lines())
+
+
+def test_the_python_api_reports_progress_without_any_logging_setup(kfp: KfpStandin, monkeypatch, capsys) -> None:
+    """A notebook user who configured nothing sees submit(wait=True) follow the run on stderr."""
+    import logging
+
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])  # as in a fresh kernel
+    kfp.polls_until_done = 2
+    go(kfp, wait=True)
+    err = capsys.readouterr().err.splitlines()
+    # "t3qkfp: ..." from t3qkfp's fallback handler; or "INFO:t3qkfp:..." once kfp's own
+    # logging.info() calls made Python set up a root handler (logging.basicConfig's format)
+    assert any(line.endswith("t3qkfp: node 'load-data': Running (0 s)")
+               or line.endswith("t3qkfp:node 'load-data': Running (0 s)") for line in err), err
+    assert any("t3qkfp" in line and "run " in line and ": Succeeded" in line for line in err), err
+    monkeypatch.setattr(logging.getLogger(), "handlers", [logging.NullHandler()])  # an app's own logging
+    go(kfp, wait=True)
+    assert capsys.readouterr().err == ""
