@@ -142,7 +142,12 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
             except RunError as exc:
                 failure = exc
                 run = None
-            copied = download_prefix(config, creds, config.key("runs", run_id), results)
+            try:
+                copied = download_prefix(config, creds, config.key("runs", run_id), results)
+            except StorageError as exc:
+                if failure is None:
+                    raise
+                raise RunError(f"{failure}\nfiles of the run (executed notebooks, logs, outputs): {results}\n{exc}") from None
             _say(stream, f"{len(copied)} result file(s) of run {run_id} copied to {results}")
     except BaseException:
         if not started:  # still empty: a run that never started leaves no folder behind

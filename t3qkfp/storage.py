@@ -565,17 +565,24 @@ def download_prefix(config: StorageConfig, credentials: Credentials, key_prefix:
                     dest: str | os.PathLike[str]) -> list[Path]:
     """Copy every object under `key_prefix` into `dest` (same relative paths); for run results.
 
-    Keys leaving `dest` (absolute, `..`) are skipped: the bucket is not trusted more than an archive.
+    Every name a file system here can hold is copied as it is (a backslash is a plain character
+    on POSIX). A key that would leave `dest` (absolute, `..`), or one no file here can be named,
+    is not copied: after copying the rest, StorageError names each with its node (the first
+    part of the key), so nothing is dropped silently. The bucket is not trusted more than an archive.
     """
     client = make_client(config, credentials)
     dest_path = Path(dest)
     written: list[Path] = []
+    refused: list[str] = []
     prefix = key_prefix.rstrip("/") + "/"
     objects = _storage_call(config, "listing run results",
                             lambda: list(client.list_objects(config.bucket, prefix=prefix, recursive=True)))
     for obj in objects:
         rel = obj.object_name[len(prefix):]
-        if not _plain_relative(rel):
+        why = result_name_problem(rel)
+        if why:
+            node, _, file = rel.partition("/")
+            refused.append(f"node {shown(node)}: file {shown(file or rel)} {why}")
             continue
         target = dest_path / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -586,7 +593,22 @@ def download_prefix(config: StorageConfig, credentials: Credentials, key_prefix:
         finally:
             bar.close()
         written.append(target)
+    if refused:
+        raise StorageError(f"{len(refused)} result file(s) of {prefix} were not copied to {dest_path}:\n"
+                           + "\n".join(refused[:20]) + ("\n..." if len(refused) > 20 else ""))
     return written
+
+
+def result_name_problem(rel: str) -> str:
+    """Why a run-result key (relative to the run) cannot be a file under the results folder, or ''."""
+    parts = rel.split("/")
+    if not rel or rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        return "has a key that leaves the results folder or has an empty part"
+    if "\x00" in rel:
+        return "has U+0000 in its name, which no file name can hold"
+    if os.sep != "/" and ("\\" in rel or (os.altsep and os.altsep in rel) or ":" in rel):
+        return "has a name this system's files cannot hold"
+    return ""
 
 
 def expected_objects(workflow: Mapping[str, Any]) -> list[ExpectedObject]:

@@ -353,3 +353,30 @@ def test_a_malformed_ancestor_manifest_fails_the_node_in_one_short_line(s3: S3Se
     failure = [line for line in done.stderr.splitlines() if "failed" in line]
     assert len(failure) == 1 and "output manifest of node 'broken-parent'" in failure[0], done.stderr
     assert len(done.stderr) < 2000
+
+
+def test_an_output_named_with_a_newline_fails_the_node_naming_the_file(s3: S3Server, tmp_path: Path) -> None:
+    """Issue 11 point 8: a newline in an output's name used to end in a bare 404 from storage."""
+    archive = make_archive({"main.py": b"open('new\\nline.txt', 'w').write('x')\n"})
+    spec = spec_for(s3, archive, task="odd-names", outputs=("*.txt",))
+    done = run_pod(spec, tmp_path / "pod", s3)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "node 'Label of odd-names' failed: output file 'new\\nline.txt' has a control character" in done.stderr, done.stderr
+    assert "404" not in done.stderr
+
+
+def test_result_copy_carries_a_backslash_and_names_what_it_cannot_copy(s3: S3Server, tmp_path: Path) -> None:
+    """Issue 11 point 8: run-result keys are copied as named; none is dropped without a word."""
+    from t3qkfp.errors import StorageError
+    from t3qkfp.storage import download_prefix
+    base = f"t3qkfp-test/runs/{RUN_ID}-copy"
+    for name in ["back\\slash.txt", "tab\there.txt", "ü€ %20+.txt"]:
+        put(s3, f"{base}/task-a/outputs/{name}", name.encode())
+    copied = download_prefix(s3.config(), s3.credentials, base, tmp_path / "a")
+    assert sorted(p.name for p in copied) == sorted(["back\\slash.txt", "tab\there.txt", "ü€ %20+.txt"])
+    assert (tmp_path / "a" / "task-a" / "outputs" / "back\\slash.txt").read_text() == "back\\slash.txt"
+    put(s3, f"{base}/task-b/outputs//empty-part.txt", b"x")
+    with pytest.raises(StorageError) as caught:
+        download_prefix(s3.config(), s3.credentials, base, tmp_path / "b")
+    assert "node 'task-b': file 'outputs//empty-part.txt' has a key that leaves" in str(caught.value)
+    assert (tmp_path / "b" / "task-a" / "outputs" / "back\\slash.txt").is_file()  # the rest was copied

@@ -233,6 +233,10 @@ class _Node:
                 if rel not in files:
                     files.append(rel)
         for rel in files:
+            if any(ord(ch) < 32 or ord(ch) == 127 for ch in rel):
+                raise NodeFailure(f"output file {_short(rel)} has a control character (newline, tab, ...) in its "
+                                  "name, which object storage keys and listings do not carry; rename the file")
+        for rel in files:
             with open(os.path.join(self.folder, rel), "rb") as fh:
                 self.upload(self.task_key(self.spec["task"], "outputs", rel), fh.read(), f"output {rel}")
         manifest = {"version": 2, "task": self.spec["task"], "position": self.spec["position"],
