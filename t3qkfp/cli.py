@@ -59,6 +59,9 @@ def reports_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except T3qkfpError as exc:
             click.echo(exc.format_message(), err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C outside a run's nodes (uploads, compiling): no traceback
+            click.echo("t3qkfp: interrupted", err=True)
+            sys.exit(130)
     return wrapper
 
 

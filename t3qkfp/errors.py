@@ -88,6 +88,15 @@ class RunError(T3qkfpError):
     """A local run failed; the message names the node."""
 
 
+class Interrupted(RunError):
+    """Ctrl-C stopped a local run: the message lists each node's state and the run folder.
+
+    Exit code 130 (128 + SIGINT), what a shell reports for a program stopped by Ctrl-C.
+    """
+
+    exit_code = 130
+
+
 class SubmitError(T3qkfpError):
     """The Kubeflow Pipelines server could not be reached or refused a request."""
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import logging
 import os
 import secrets as _secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TextIO
 
 from . import nodespec, quiet
-from .errors import RunError, StorageError, UsageError, did_you_mean
+from .errors import Interrupted, RunError, StorageError, UsageError, did_you_mean
 from .params import check_names, check_override_value
 from .storage import Credentials, StorageConfig
 
@@ -156,7 +158,7 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
                     folder.rmdir()
         raise
     if failure is not None:
-        raise RunError(f"{failure}\nfiles of the run (executed notebooks, logs, outputs): {results}")
+        raise type(failure)(f"{failure}\nfiles of the run (executed notebooks, logs, outputs): {results}")
     assert run is not None
     return LocalRun(run_id=run.run_id, parameters=run.parameters, workdir=work,
                     results_dir=results, nodes=run.nodes)
@@ -626,9 +628,21 @@ def run_workflow(workflow: Mapping[str, Any], *, params: Mapping[str, Any] | Non
     failed: list[str] = []
     started: list[str] = []
     workers = max_parallel or max(1, min(len(steps), os.cpu_count() or 2))
+    procs: dict[str, subprocess.Popen[bytes]] = {}  # running node processes, for Ctrl-C
+    interrupted = False
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="t3qkfp-node") as pool:
         running: dict[Future[NodeResult], str] = {}
         while True:
+            if interrupted:
+                if not running:
+                    break
+                done, _ = _wait_stopping(running, procs, lock)
+                for future in done:
+                    task = running.pop(future)
+                    result = future.result()
+                    results[task] = (result if result.status == "succeeded"
+                                     else dataclasses.replace(result, status="interrupted"))
+                continue
             if not failed:
                 for step in steps:
                     if (step.task not in results and step.task not in running.values()
@@ -636,10 +650,18 @@ def run_workflow(workflow: Mapping[str, Any], *, params: Mapping[str, Any] | Non
                                     for d in step.dependencies)):
                         logs[step.task] = []
                         started.append(step.task)
-                        running[pool.submit(_run_step, step, work, stream, lock, logs[step.task])] = step.task
+                        running[pool.submit(_run_step, step, work, stream, lock, logs[step.task],
+                                            procs)] = step.task
             if not running:
                 break
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            try:
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            except KeyboardInterrupt:
+                interrupted = True
+                with lock:
+                    _say(stream, "interrupted: stopping the running nodes (Ctrl-C again kills them at once)")
+                _signal_groups(procs, lock, signal.SIGTERM)
+                continue
             for future in done:
                 task = running.pop(future)
                 result = future.result()
@@ -653,6 +675,9 @@ def run_workflow(workflow: Mapping[str, Any], *, params: Mapping[str, Any] | Non
     nodes = tuple([results[t] for t in started] +
                   [NodeResult(task=s.task, label=s.label, status="not run", exit_code=None,
                               seconds=0.0, workdir=None) for s in steps if s.task not in results])
+    if interrupted:
+        states = "\n".join(f"  {n.task:<24} {n.status:<11} {n.label}" for n in nodes)
+        raise Interrupted(f"run {run_id} interrupted:\n{states}\nrun folder: {work}")
     if failed:
         first = by_task[failed[0]]
         result = results[first.task]
@@ -678,7 +703,31 @@ def _claim_nodes_folder(work: Path) -> Path:
     return nodes
 
 
-def _run_step(step: _Step, work: Path, stream: TextIO, lock: threading.Lock, log: list[str]) -> NodeResult:
+def _signal_groups(procs: Mapping[str, "subprocess.Popen[bytes]"], lock: threading.Lock, sig: int) -> None:
+    """Send `sig` to every running node's process group (its notebook kernel and children too)."""
+    with lock:
+        targets = [p for p in procs.values() if p.poll() is None]
+    for proc in targets:
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _wait_stopping(running: Mapping[Future[NodeResult], str], procs: Mapping[str, "subprocess.Popen[bytes]"],
+                   lock: threading.Lock) -> tuple[set[Future[NodeResult]], set[Future[NodeResult]]]:
+    """Wait for stopped nodes to end; a second Ctrl-C, or 10 s, kills what is left at once."""
+    try:
+        done, pending = wait(list(running), timeout=10, return_when=FIRST_COMPLETED)
+    except KeyboardInterrupt:
+        done, pending = set(), set(running)
+    if not done:
+        _signal_groups(procs, lock, signal.SIGKILL)
+    return done, pending
+
+
+def _run_step(step: _Step, work: Path, stream: TextIO, lock: threading.Lock, log: list[str],
+              procs: dict[str, "subprocess.Popen[bytes]"] | None = None) -> NodeResult:
     """One node as one process; its output lines go to `stream` prefixed with `[task]`."""
     folder = work / NODES_FOLDER / step.task / "work"
     metadata = work / NODES_FOLDER / step.task / "metadata"
@@ -692,12 +741,17 @@ def _run_step(step: _Step, work: Path, stream: TextIO, lock: threading.Lock, log
     with lock:
         _say(stream, f"[{step.task}] starting {step.label!r}")
     try:
+        # Its own session: a terminal's Ctrl-C reaches t3qkfp only, which stops each node's
+        # whole process group itself (no node traceback, and a kernel never outlives its node).
         proc = subprocess.Popen(list(step.argv), cwd=folder, env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     except OSError as exc:
         log.append(f"cannot start {step.argv[0]!r}: {exc}")
         return NodeResult(task=step.task, label=step.label, status="failed", exit_code=None,
                           seconds=time.monotonic() - started, workdir=folder)
+    if procs is not None:
+        with lock:
+            procs[step.task] = proc
     with proc:  # closes the pipe
         assert proc.stdout is not None
         for raw in iter(proc.stdout.readline, b""):
