@@ -62,6 +62,7 @@ def compile_pipeline(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | N
     pipeline = elyra_reader.load(pipeline_json, base_dir=base_dir)
     plan = params.plan(pipeline, scope=scope)
     params.warn_trimmed_defaults(plan, pipeline.source)
+    params.warn_kubelet_mangled(plan, pipeline.source)
     config = storage or StorageConfig.resolve()
     archives = node_archives(pipeline)
     builds = {node_id: kfp_build.NodeBuild(archive_key=a.key(config), archive_sha256=a.sha256)

@@ -369,30 +369,42 @@ def _substitute_all(value: Any, mapping: Mapping[str, str]) -> Any:
 
 
 def kubelet_expand(text: str, defined: Mapping[str, str]) -> str:
-    """The kubelet's `$(VAR)` expansion (kubernetes third_party/forked/golang/expansion).
+    """The kubelet's `$(VAR)` expansion (kubernetes third_party/forked/golang/expansion), byte for byte.
 
-    `$$` → `$`; `$(NAME)` → the value when NAME is defined earlier, else left as written.
+    `$$` → `$`; `$(NAME)` → the value when NAME is defined earlier, else left as written. Go's
+    code works on bytes: after a `$` that starts nothing it writes `"$" + string(input[0])`, the
+    next *byte* turned into a rune, so `$€` (E2 82 AC) becomes `$` C3 A2 82 AC, invalid UTF-8.
+    The result keeps such bytes as surrogate escapes, which subprocess hands on as those bytes.
     """
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "$" and i + 1 < len(text):
-            nxt = text[i + 1]
-            if nxt == "$":
-                out.append("$")
-                i += 2
-                continue
-            if nxt == "(":
-                close = text.find(")", i + 2)
+    data = text.encode("utf-8", "surrogateescape")
+    if b"$" not in data:
+        return text
+    values = {k: v.encode("utf-8", "surrogateescape") for k, v in defined.items()}
+    out = bytearray()
+    checkpoint, cursor = 0, 0
+    while cursor < len(data):
+        if data[cursor] == 0x24 and cursor + 1 < len(data):  # '$' with something after it
+            out += data[checkpoint:cursor]
+            nxt = data[cursor + 1]
+            advance = 1
+            if nxt == 0x24:
+                out += b"$"
+            elif nxt == 0x28:  # '('
+                close = data.find(b")", cursor + 2)
                 if close >= 0:
-                    name = text[i + 2:close]
-                    out.append(defined[name] if name in defined else text[i:close + 1])
-                    i = close + 1
-                    continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
+                    name = data[cursor + 2:close]
+                    key = name.decode("utf-8", "surrogateescape")
+                    out += values[key] if key in values else b"$(" + name + b")"
+                    advance = close - cursor
+                else:
+                    out += b"$("
+            else:
+                out += b"$" + chr(nxt).encode("utf-8")  # Go's string(byte): the byte as a rune
+            cursor += advance
+            checkpoint = cursor + 1
+        cursor += 1
+    out += data[checkpoint:]
+    return out.decode("utf-8", "surrogateescape")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -201,6 +201,36 @@ def warn_trimmed_defaults(plan: ParameterPlan, source: str) -> None:
                        "have" if len(padded) > 1 else "has")
 
 
+def kubelet_mangles(text: str) -> bool:
+    """True when the kubelet's `$(VAR)` expansion turns `text` into invalid UTF-8: a `$` (not
+    itself escaped by `$$`) followed by a non-ASCII character, which Go reads as one byte."""
+    i = 0
+    while i < len(text) - 1:
+        if text[i] == "$":
+            if ord(text[i + 1]) > 127:
+                return True
+            if text[i + 1] in "$":
+                i += 2
+                continue
+            if text[i + 1] == "(":
+                close = text.find(")", i + 2)
+                i = close + 1 if close >= 0 else i + 2
+                continue
+        i += 1
+    return False
+
+
+def warn_kubelet_mangled(plan: ParameterPlan, source: str) -> None:
+    """Warn about defaults the kubelet would turn into invalid UTF-8 (`5$€`); Kubernetes 1.34
+    then refuses the pod, older ones pass the broken bytes on. The local runner shows the same."""
+    mangled = [p.name for p in plan.parameters if kubelet_mangles(p.default)]
+    if mangled:
+        logger.warning("%s: run parameter%s %s: a '$' followed by a non-ASCII character in the default becomes "
+                       "invalid UTF-8 in the pod (the kubelet's $(VAR) expansion works on bytes); write '$$' "
+                       "for a literal '$'", source, "s" if len(mangled) > 1 else "",
+                       ", ".join(repr(n) for n in mangled))
+
+
 def plan(pipeline: Pipeline, *, scope: str = "auto") -> ParameterPlan:
     """Decide every run parameter of a validated pipeline; PipelineError for conflicts and limits."""
     if scope not in SCOPES:

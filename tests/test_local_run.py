@@ -145,3 +145,26 @@ def test_credentials_reach_nodes_only_from_secret_refs() -> None:
     names = [name for name, _ in report.env]
     assert names.index("MESSAGE") < names.index("AWS_ACCESS_KEY_ID")
     assert report.dependencies == ("double-them",)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("5$€", b"5$\xc3\xa2\x82\xac"), ("$é", b"$\xc3\x83\xa9"), ("$$€", b"$\xe2\x82\xac"),
+    ("$(A)$$$(B", b"1$$(B"), ("€$(A)€", "€1€".encode()), ("$(A€)", b"x"), ("a$\x7f", b"a$\x7f"),
+])
+def test_kubelet_expansion_is_byte_exact(text: str, expected: bytes) -> None:
+    """Issue 11 point 5: Go's expansion writes the byte after a lone `$` as a rune, so `$€` is
+    `$` + U+00E2 + the two bytes left of `€`: invalid UTF-8, which the local run reproduces."""
+    assert kubelet_expand(text, {"A": "1", "A€": "x"}).encode("utf-8", "surrogateescape") == expected
+
+
+def test_a_default_the_kubelet_mangles_is_warned_at_compile(caplog) -> None:
+    import json
+    import t3qkfp
+    from invalid_helpers import INVALID
+    document = json.loads((INVALID / "ok_odd_but_valid.pipeline").read_text(encoding="utf-8"))
+    document["pipelines"][0]["nodes"][0]["app_data"]["component_parameters"]["env_vars"] = [
+        {"env_var": "PRICE", "value": "5$€"}, {"env_var": "FINE", "value": "5$$€ $(X) €$"}]
+    with caplog.at_level("WARNING", logger="t3qkfp"):
+        t3qkfp.compile_pipeline(document, base_dir=INVALID)
+    warned = [r.getMessage() for r in caplog.records if "invalid UTF-8" in r.getMessage()]
+    assert len(warned) == 1 and "'PRICE'" in warned[0] and "'FINE'" not in warned[0]
