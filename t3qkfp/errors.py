@@ -117,6 +117,12 @@ class SubmittedRunError(SubmitError):
         self.status = status
 
 
+class WaitInterrupted(SubmittedRunError):
+    """Ctrl-C while following a submitted run: it goes on on the server (exit code 130)."""
+
+    exit_code = 130
+
+
 class GraphvizUnavailable(T3qkfpError):
     """Drawing needs the `graphviz` Python package and Graphviz's `dot` program; one is missing.
 

@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from . import quiet
-from .errors import (MAX_PROBLEM_SHOWN, SubmitError, SubmittedRunError, T3qkfpError, UsageError, bounded,
-                     shown)
+from .errors import (MAX_PROBLEM_SHOWN, SubmitError, SubmittedRunError, T3qkfpError, UsageError,
+                     WaitInterrupted, bounded, shown)
 from .params import check_overrides
 from .progress import duration
 from .secrecy import check_header_value, refuse_userinfo, scrub, without_userinfo
@@ -668,44 +668,49 @@ class _Session:
                             run_name=result.run_name, status=last)
 
         action = "following the run"
-        while True:
-            try:
-                detail = self.call(action, client.get_run, result.run_id)
-                run = self.need(action, detail, "run", f"the run {result.run_id}")
-            except SubmitError as exc:
-                raise failure(f"{exc}; the run goes on on the server: {result.run_url}") from None
-            status = run.status or "Pending"
-            elapsed = time.monotonic() - start
-            nodes = node_phases(detail)
-            for task, phase in nodes.items():
-                if seen.get(task) != phase:
-                    shown_phase = phase if phase in ARGO_PHASES else shown(phase)
-                    report(f"node {shown(task)}: {shown_phase} ({duration(elapsed)})")
+        try:
+            while True:
+                try:
+                    detail = self.call(action, client.get_run, result.run_id)
+                    run = self.need(action, detail, "run", f"the run {result.run_id}")
+                except SubmitError as exc:
+                    raise failure(f"{exc}; the run goes on on the server: {result.run_url}") from None
+                status = run.status or "Pending"
+                elapsed = time.monotonic() - start
+                nodes = node_phases(detail)
+                for task, phase in nodes.items():
+                    if seen.get(task) != phase:
+                        shown_phase = phase if phase in ARGO_PHASES else shown(phase)
+                        report(f"node {shown(task)}: {shown_phase} ({duration(elapsed)})")
+                        said = elapsed
+                seen.update(nodes)
+                if status != last:
+                    report(f"run {shown(result.run_name)}: {status} ({duration(elapsed)})")
+                    last, said = status, elapsed
+                elif elapsed - said >= HEARTBEAT and status.lower() not in TERMINAL:
+                    running = [shown(task) for task, phase in seen.items() if phase == "Running"]
+                    report(f"run {shown(result.run_name)}: still {status} after {duration(elapsed)}"
+                           + (f" (running: {', '.join(running)})" if running else ""))
                     said = elapsed
-            seen.update(nodes)
-            if status != last:
-                report(f"run {shown(result.run_name)}: {status} ({duration(elapsed)})")
-                last, said = status, elapsed
-            elif elapsed - said >= HEARTBEAT and status.lower() not in TERMINAL:
-                running = [shown(task) for task, phase in seen.items() if phase == "Running"]
-                report(f"run {shown(result.run_name)}: still {status} after {duration(elapsed)}"
-                       + (f" (running: {', '.join(running)})" if running else ""))
-                said = elapsed
-            if status.lower() in TERMINAL:
-                if status.lower() != "succeeded":
-                    error = run.error or ""
-                    raise failure(f"run {shown(result.run_name)} ({result.run_id}) ended {status}"
-                                  f"{': ' + self._foreign(error) if error else ''}; see {result.run_url}")
-                return status
-            if timeout is not None:
-                left = timeout - elapsed
-                if left <= 0:
-                    raise failure(f"run {shown(result.run_name)} ({result.run_id}) is still {status} after "
-                                  f"{_seconds(elapsed)} (timeout {timeout:g} s); it goes on on the "
-                                  f"server: {result.run_url}")
-                time.sleep(min(poll_interval, left))
-            else:
-                time.sleep(poll_interval)
+                if status.lower() in TERMINAL:
+                    if status.lower() != "succeeded":
+                        error = run.error or ""
+                        raise failure(f"run {shown(result.run_name)} ({result.run_id}) ended {status}"
+                                      f"{': ' + self._foreign(error) if error else ''}; see {result.run_url}")
+                    return status
+                if timeout is not None:
+                    left = timeout - elapsed
+                    if left <= 0:
+                        raise failure(f"run {shown(result.run_name)} ({result.run_id}) is still {status} after "
+                                      f"{_seconds(elapsed)} (timeout {timeout:g} s); it goes on on the "
+                                      f"server: {result.run_url}")
+                    time.sleep(min(poll_interval, left))
+                else:
+                    time.sleep(poll_interval)
+        except KeyboardInterrupt:
+            raise WaitInterrupted(f"interrupted: run {shown(result.run_name)} ({result.run_id}) goes on on the "
+                                  f"server: {result.run_url}", run_id=str(result.run_id),
+                                  run_url=str(result.run_url), run_name=result.run_name, status=last) from None
 
     # -- errors ----------------------------------------------------------------------------
     def error(self, action: str, exc: BaseException) -> SubmitError:

@@ -1,4 +1,4 @@
-"""Ctrl-C during `t3qkfp run --local`: SIGINT to the command's process group, as a terminal sends it."""
+"""Ctrl-C, as a terminal sends it (SIGINT to the command's process group): run --local and submit --wait."""
 from __future__ import annotations
 
 import json
@@ -68,3 +68,25 @@ def running(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state not in ("Z", "X")
+
+
+def test_ctrl_c_during_submit_wait_says_the_run_goes_on_with_its_id_and_url():
+    from kfp_standin import KfpStandin
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    with KfpStandin(polls_until_done=10_000) as kfp:
+        proc = subprocess.Popen([sys.executable, "-m", "t3qkfp", "submit", str(ROOT / "examples" / "churn" / "churn.pipeline"),
+                                 "--host", kfp.url, "--no-upload", "--wait", "--poll-interval", "0.2"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                start_new_session=True)
+        deadline = time.monotonic() + 60
+        while not kfp.calls("get_run") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        run_id = next(iter(kfp.runs))
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert "interrupted: run" in last and run_id in last and f"#/runs/details/{run_id}" in last
+    assert "goes on on the server" in last
