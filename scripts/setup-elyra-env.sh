@@ -17,8 +17,12 @@
 #   pipeline modules; they are left alone (`pip check` lists them; the check below ignores only
 #   lines about elyra, kfp-notebook and kfp-tekton themselves).
 set -euo pipefail
+# A venv path given here is relative to where the script was called from, not to the repo.
+if [ $# -ge 1 ]; then
+  VENV=$(cd "$1" 2>/dev/null && pwd) || { echo "setup-elyra-env: no folder $1" >&2; exit 2; }
+fi
 cd "$(dirname "$0")/.."
-VENV=${1:-.venv}
+VENV=${VENV:-$PWD/.venv}
 PY="$VENV/bin/python"
 ELYRA_VERSION=2.2.4
 [ -x "$PY" ] || { echo "setup-elyra-env: no Python at $PY; create the venv and install t3qkfp first" >&2; exit 2; }
@@ -52,7 +56,8 @@ fi
 
 site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 # Runs at interpreter start; imports nothing heavy and does nothing if t3qkfp is gone.
-echo "import importlib.util; importlib.util.find_spec('t3qkfp.elyra_compat') and __import__('t3qkfp.elyra_compat').elyra_compat.install()" \
+# (find_spec of the package first: find_spec('t3qkfp.elyra_compat') raises when t3qkfp is gone)
+echo "import importlib.util as u; u.find_spec('t3qkfp') and u.find_spec('t3qkfp.elyra_compat') and __import__('t3qkfp.elyra_compat').elyra_compat.install()" \
   > "$site/t3qkfp_elyra_compat.pth"
 
 echo "setup-elyra-env: checking"

@@ -518,3 +518,25 @@ def test_a_pipeline_handed_over_in_memory_is_named_after_its_file(form, tmp_path
     assert {p.location.file for p in info.value.problems} == {"projects/churn.pipeline"}
     model = t3qkfp.load(ROOT / "examples" / "churn" / "churn.pipeline")
     assert t3qkfp.load(model) is model  # a loaded model is handed on as it is (checked again)
+
+
+def test_setup_script_takes_a_venv_path_relative_to_the_caller(tmp_path):
+    script = ROOT / "scripts" / "setup-elyra-env.sh"
+    (tmp_path / "empty-venv").mkdir()
+    result = subprocess.run(["bash", str(script), "empty-venv"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert f"no Python at {tmp_path / 'empty-venv'}/bin/python" in result.stderr  # not the repo's folder
+    missing = subprocess.run(["bash", str(script), "nope"], cwd=tmp_path, capture_output=True, text=True)
+    assert missing.returncode == 2 and "no folder nope" in missing.stderr
+
+
+def test_the_pth_shim_does_nothing_when_t3qkfp_is_gone():
+    """The .pth line runs at every interpreter start; without t3qkfp it must stay silent."""
+    script = (ROOT / "scripts" / "setup-elyra-env.sh").read_text()
+    line = next(l for l in script.splitlines() if l.startswith('echo "import importlib.util'))
+    code = line[len('echo "'):line.rindex('"')]
+    gone = subprocess.run([sys.executable, "-I", "-S", "-c", code], cwd="/", capture_output=True, text=True)
+    assert gone.returncode == 0 and gone.stderr == "", gone.stderr
+    here = subprocess.run([sys.executable, "-c", code + "; import sys; print('t3qkfp.elyra_compat' in sys.modules)"],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert here.returncode == 0 and here.stdout.strip() == "True", here.stderr
