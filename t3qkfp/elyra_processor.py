@@ -26,6 +26,7 @@ error, which the CLI prints below the heading. Problems name the saved .pipeline
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -85,7 +86,28 @@ def _for_elyra(heading: str) -> Iterator[None]:
     except InternalError:
         raise
     except T3qkfpError as exc:
-        raise ElyraAdapterError(exc.format_message(), heading=heading, error=exc) from exc
+        raise ElyraAdapterError(for_elyra_user(exc.format_message()), heading=heading, error=exc) from exc
+
+
+# Command-line flags that t3qkfp's hints name, and what an Elyra user sets instead: the fields
+# of Elyra 2.2.4's Kubeflow Pipelines runtime configuration (metadata schema "kfp").
+_ELYRA_FIELDS = (
+    ("--username/--password", "api_username/api_password in the runtime configuration"),
+    ("--namespace", "user_namespace in the runtime configuration"),
+    ("--host", "api_endpoint in the runtime configuration"),
+    ("--username", "api_username in the runtime configuration"),
+    ("--password", "api_password in the runtime configuration"),
+    ("--endpoint", "cos_endpoint in the runtime configuration"),
+    ("--bucket", "cos_bucket in the runtime configuration"),
+    ("--pipeline-name", "another pipeline file name"),
+)
+
+
+def for_elyra_user(message: str) -> str:
+    """A hint naming `t3qkfp submit` flags, reworded for someone who runs from Elyra's editor."""
+    for flag, field in _ELYRA_FIELDS:
+        message = re.sub(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", field, message)
+    return message
 
 
 class T3qkfpProcessorResponse(PipelineProcessorResponse):

@@ -281,6 +281,26 @@ def test_runtime_options_map_elyra_fields():
 
 # ---- run -----------------------------------------------------------------------------------
 @needs_elyra
+def test_a_multi_user_server_without_a_namespace_names_the_runtime_configuration_field(workspace, registry):
+    from kfp_standin import KfpStandin
+    from s3server import s3_server
+
+    from t3qkfp.elyra_processor import ElyraAdapterError
+
+    with s3_server() as s3, KfpStandin(multi_user=True, dex_users={"user@example.com": "dex-pw"},
+                                      namespaces={"alice"}) as kfp:
+        make_runtime(api_endpoint=kfp.url, api_username="user@example.com",
+                     api_password="dex-pw", cos_endpoint=s3.endpoint, cos_bucket=s3.bucket,
+                     cos_username=s3.credentials.access_key, cos_password=s3.credentials.secret_key)
+        pipeline = PipelineParser().parse(editor_document(workspace, name="Churn-Run"))
+        with pytest.raises(ElyraAdapterError) as info:
+            asyncio.run(manager(workspace).process(pipeline))
+    message = info.value.args[0]
+    assert "user_namespace in the runtime configuration" in message and "--namespace" not in message
+    assert "--namespace" in info.value.error.format_message()  # the CLI's own wording is unchanged
+
+
+@needs_elyra
 def test_process_uploads_and_runs_on_the_kfp_standin_with_default_parameters(workspace, registry):
     from kfp_standin import KfpStandin
     from s3server import s3_server
