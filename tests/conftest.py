@@ -75,3 +75,27 @@ def go_reader(tmp_path_factory):
         return [json.loads(line) for line in done.stdout.splitlines()]
 
     return read
+
+
+# Every credential the tests hand to t3qkfp (or to a node). None may appear in what a test
+# prints or logs, whether it passes or not; a test whose captured stdout, stderr or log holds
+# one fails (issue 11: "no credential appears in any output of the test suite"). Subprocess
+# output a test captures itself is checked by that test.
+TEST_CREDENTIALS = (
+    "tok-from-env-0123456789", "correct horse battery", "wrong-password-xyz", "wrong-token-value",
+    "tok-abcdef-123456", "tok-SECRET-in-a-dict", "s3cr3t-token-value", "pw-SECRET-31",
+    "tok-secret-4f1c9a7e2b55", "tok-secr", "4f1c9a7e2b55", "pw-secret", "sk-secret", "minio-password",
+    "very-secret-value", "local-secret", "not-the-secret", "token-from-this-shell",
+)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.passed:
+        leaks = sorted({name for name, text in report.sections if name.endswith(report.when)
+                        for secret in TEST_CREDENTIALS if secret in text})
+        if leaks:  # named by section, never quoted: the report is output too
+            report.outcome = "failed"
+            report.longrepr = f"a test credential (conftest.TEST_CREDENTIALS) appeared in: {', '.join(leaks)}"

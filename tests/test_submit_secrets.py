@@ -107,7 +107,7 @@ def test_a_whitespace_only_token_is_no_token() -> None:
     TOKEN + "\u20ac",                 # not latin-1: http.client raised UnicodeEncodeError
     "\u201c" + TOKEN + "\u201d",      # typographic quotes from a chat or a document
     TOKEN + "\u00e4",                 # latin-1 but not ASCII
-])
+], ids=["newline", "cr", "space", "nul", "euro", "quotes", "latin-1"])  # ids: no credential in any output
 def test_token_a_header_cannot_carry_is_a_usage_error_that_does_not_show_it(kfp: KfpStandin, bad: str) -> None:
     kfp.token = TOKEN
     with pytest.raises(UsageError) as info:
@@ -171,7 +171,8 @@ def test_scrub_finds_escaped_and_encoded_spellings() -> None:
 
 
 # ---- 2: userinfo in URLs ---------------------------------------------------------------------
-@pytest.mark.parametrize("userinfo", [f"admin:{PASSWORD}@", "admin@", f":{PASSWORD}@"])
+@pytest.mark.parametrize("userinfo", [f"admin:{PASSWORD}@", "admin@", f":{PASSWORD}@"],
+                         ids=["user-password", "user", "password"])
 def test_kfp_host_with_userinfo_is_refused(kfp: KfpStandin, userinfo: str) -> None:
     host = kfp.url.replace("http://", f"http://{userinfo}")
     with pytest.raises(UsageError) as info:
@@ -191,7 +192,7 @@ def test_cli_host_with_userinfo_is_a_usage_error(kfp: KfpStandin) -> None:
 
 
 @pytest.mark.parametrize("endpoint", [f"http://minio:{PASSWORD}@minio-service:9000", "http://minio@minio:9000",
-                                      f"https://AKIA:{PASSWORD}@s3.amazonaws.com"])
+                                      f"https://AKIA:{PASSWORD}@s3.amazonaws.com"], ids=["minio", "user", "aws"])
 def test_storage_endpoint_with_userinfo_is_refused(endpoint: str) -> None:
     with pytest.raises(UsageError) as info:
         StorageConfig(endpoint=endpoint)
@@ -222,7 +223,7 @@ def test_storage_endpoint_with_userinfo_from_the_environment(tmp_path: Path) -> 
 @pytest.mark.parametrize(("field", "value", "instead"), [
     ("api_endpoint", f"https://alice:{PASSWORD}@kf.example/pipeline", "api_username / api_password"),
     ("cos_endpoint", f"https://ak:{PASSWORD}@s3.example", "cos_username / cos_password"),
-])
+], ids=["api_endpoint", "cos_endpoint"])
 def test_elyra_runtime_configuration_urls_with_userinfo(field: str, value: str, instead: str) -> None:
     metadata = {"api_endpoint": "https://kf.example/pipeline", "cos_endpoint": "https://s3.example",
                 "cos_bucket": "bkt", "cos_secret": "cos-keys", "engine": "Argo", field: value}
