@@ -237,7 +237,10 @@ def test_any_added_cycle_or_dangling_link_is_refused(base):
     rng = random.Random(base)
     for _ in range(10):
         mutated = copy.deepcopy(document)
-        nodes = _nodes(mutated)
+        # Links between execution nodes: a supernode's ports and binding nodes carry no
+        # dependency of their own in Elyra's parser (elyra v2.2.4 pipeline/parser.py), so a
+        # loop through them is not a loop between nodes.
+        nodes = [n for n in _nodes(mutated) if n.get("type", "execution_node") == "execution_node"]
         members = rng.sample(nodes, rng.randint(1, min(4, len(nodes))))
         for child, parent in zip(members, members[1:] + members[:1]):
             _link(child, parent["id"])
