@@ -77,25 +77,91 @@ def go_reader(tmp_path_factory):
     return read
 
 
-# Every credential the tests hand to t3qkfp (or to a node). None may appear in what a test
-# prints or logs, whether it passes or not; a test whose captured stdout, stderr or log holds
-# one fails (issue 11: "no credential appears in any output of the test suite"). Subprocess
-# output a test captures itself is checked by that test.
+def pytest_terminal_summary(terminalreporter):
+    """Print how many hypothesis examples the property suite ran (the CI log keeps the counts)."""
+    import sys
+    module = sys.modules.get("test_properties")
+    counts = getattr(module, "COUNTS", None)
+    if counts:
+        terminalreporter.write_sep("-", "property suite examples")
+        for key in sorted(counts):
+            terminalreporter.write_line(f"{key}: {counts[key]}")
+        terminalreporter.write_line(f"total examples: {sum(v for k, v in counts.items() if k.endswith(': examples'))}")
+
+
+# The credentials the tests hand to t3qkfp (tokens, passwords, cookies, secret keys). None of them
+# may appear in anything the suite's code under test prints or logs: captured stdout/stderr/log of
+# each test, what a test reads back with capsys/capfd, and a CLI run's output. Only outputs are
+# checked, never the test's own source or assertion text, so passing one in as input is fine.
+# Add a new test credential here; keep them distinctive (no "pw" or "anything").
 TEST_CREDENTIALS = (
-    "tok-from-env-0123456789", "correct horse battery", "wrong-password-xyz", "wrong-token-value",
-    "tok-abcdef-123456", "tok-SECRET-in-a-dict", "s3cr3t-token-value", "pw-SECRET-31",
-    "tok-secret-4f1c9a7e2b55", "tok-secr", "4f1c9a7e2b55", "pw-secret", "sk-secret", "minio-password",
-    "very-secret-value", "local-secret", "not-the-secret", "token-from-this-shell",
+    "my-cos-secret", "dex-pw", "hunter2", "tok-secret", "tok-from-env-0123456789",
+    "correct horse battery", "wrong-password-xyz", "wrong-token-value", "tok-abcdef-123456",
+    "tok-SECRET-in-a-dict", "s3cr3t-token-value", "pw-SECRET-31", "tok-secret-4f1c9a7e2b55", "tok-secr",
+    "4f1c9a7e2b55", "pw-secret", "sk-secret", "minio-password", "very-secret-value", "local-secret",
+    "not-the-secret", "token-from-this-shell",
 )
+
+
+def leaked_credentials(text: str) -> list[str]:
+    """The test credentials found in `text`, each shown only by its first 3 characters."""
+    return [f"{c[:3]}… (TEST_CREDENTIALS[{i}])" for i, c in enumerate(TEST_CREDENTIALS) if c in text]
+
+
+def _watch_outputs() -> list[tuple[str, str]]:
+    """Record what capsys/capfd and click's CliRunner hand to a test, to check it for credentials.
+
+    Returns the list of (where, text) read during the current test; patched once per process
+    (a pytester run inside a test shares it).
+    """
+    from _pytest.capture import CaptureFixture
+    from click.testing import CliRunner
+
+    if hasattr(CaptureFixture, "_t3qkfp_seen"):
+        return CaptureFixture._t3qkfp_seen
+    seen: list[tuple[str, str]] = []
+    read = CaptureFixture.readouterr
+    invoke = CliRunner.invoke
+
+    def readouterr(self):
+        result = read(self)
+        seen.append(("captured output read by the test", f"{result.out}\n{result.err}"))
+        return result
+
+    def cli_invoke(self, *args, **kwargs):
+        result = invoke(self, *args, **kwargs)
+        texts = [b.decode("utf-8", "replace") for b in (result.stdout_bytes, result.stderr_bytes) if b]
+        seen.append(("CLI output", "\n".join(texts)))
+        return result
+
+    CaptureFixture.readouterr = readouterr
+    CliRunner.invoke = cli_invoke
+    CaptureFixture._t3qkfp_seen = seen
+    return seen
+
+
+_OUTPUT_SEEN = _watch_outputs()
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
+    """Fail a test whose outputs contain a test credential (issue 11: nothing secret is printed)."""
     outcome = yield
     report = outcome.get_result()
-    if report.passed:
-        leaks = sorted({name for name, text in report.sections if name.endswith(report.when)
-                        for secret in TEST_CREDENTIALS if secret in text})
-        if leaks:  # named by section, never quoted: the report is output too
+    sources = [(title, text) for title, text in report.sections
+               if title.startswith("Captured") and title.endswith(call.when)]
+    if call.when != "setup":
+        sources += _OUTPUT_SEEN
+        _OUTPUT_SEEN.clear()
+    leaks = [f"{where}: {', '.join(found)}" for where, text in sources if (found := leaked_credentials(text))]
+    if leaks:  # the report itself must not show it either
+        report.sections = [(title, _redacted(text)) for title, text in report.sections]
+        if report.outcome != "failed":
             report.outcome = "failed"
-            report.longrepr = f"a test credential (conftest.TEST_CREDENTIALS) appeared in: {', '.join(leaks)}"
+            report.longrepr = "a test credential appears in the output of this test:\n" + "\n".join(leaks)
+
+
+def _redacted(text: str) -> str:
+    for credential in sorted(TEST_CREDENTIALS, key=len, reverse=True):
+        text = text.replace(credential, "<test credential>")
+    return text
