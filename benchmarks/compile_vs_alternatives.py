@@ -104,14 +104,14 @@ def best(func: Callable[[], Any], repeat: int) -> tuple[float, float]:
 def t3qkfp_compile(path: Path) -> str:
     from t3qkfp.compiler import compile_pipeline
     from t3qkfp.storage import StorageConfig
-    return compile_pipeline(path, storage=StorageConfig(), deterministic=True).yaml
+    return compile_pipeline(path, storage=StorageConfig(), deterministic=True, allow_large=True).yaml
 
 
 def t3qkfp_stages(path: Path) -> dict[str, float]:
     """The stages of compile_pipeline timed one by one (same calls, same order)."""
     from kfp.compiler import Compiler
 
-    from t3qkfp import argo_emit, compiler, elyra_reader, kfp_build, params
+    from t3qkfp import argo_emit, compiler, elyra_reader, kfp_build, params, workflow_size
     from t3qkfp.invariants import workflow_problems
     from t3qkfp.storage import StorageConfig
 
@@ -134,7 +134,7 @@ def t3qkfp_stages(path: Path) -> dict[str, float]:
         workflow = stage("kfp compiler", lambda: Compiler()._create_workflow(
             func, pipeline_name=plan.pipeline_name, params_list=plist))
     links = {(plan.task(p), plan.task(n.id)) for n in pipeline.nodes for p in n.parents}
-    problems = stage("checks", lambda: workflow_problems(workflow, plan, links))
+    problems = stage("checks", lambda: (workflow_size.measure(workflow), workflow_problems(workflow, plan, links))[1])
     assert not problems, problems
     stage("YAML", lambda: argo_emit.dump_yaml(workflow))
     return times
@@ -147,7 +147,7 @@ def _node_specs(path: Path) -> dict[str, Any]:
     from t3qkfp import nodespec
     from t3qkfp.compiler import compile_pipeline
     from t3qkfp.storage import StorageConfig
-    compiled = compile_pipeline(path, storage=StorageConfig(), deterministic=True)
+    compiled = compile_pipeline(path, storage=StorageConfig(), deterministic=True, allow_large=True)
     tasks = [task for _, task in compiled.plan.tasks]
     spec = {}
     for template in compiled.workflow["spec"]["templates"]:
@@ -285,7 +285,7 @@ def compile_rows(cases: list[Case], repeat: int, out: Callable[[str], None]) -> 
             theirs, _ = best(lambda: kfp_compile(b_func, folder / "b.yaml"), reps)
             c_pure, _ = best(lambda: compile_then_edit(c_func, literal, folder / "c.yaml", libyaml=False), reps)
             c_lib, _ = best(lambda: compile_then_edit(c_func, literal, folder / "c.yaml", libyaml=True), reps)
-            compiled = compile_pipeline(path, storage=StorageConfig(), deterministic=True)
+            compiled = compile_pipeline(path, storage=StorageConfig(), deterministic=True, allow_large=True)
             workflow = compiled.workflow
             same_work(workflow, folder / "b.yaml", folder / "c.yaml")
             floor_lib, _ = best(lambda: yaml.dump(workflow, Dumper=yaml.CSafeDumper, default_flow_style=False), reps)
