@@ -65,6 +65,13 @@ def value_strategy(hostile: bool) -> st.SearchStrategy[str]:
     )
 
 
+def _kept_by_elyra(value: str) -> str:
+    """A value every Elyra keeps as written (they strip edge whitespace, Elyra 2 also quotes)."""
+    while value != (stripped := value.strip().strip("'\"")):
+        value = stripped
+    return value
+
+
 @st.composite
 def pipelines(draw) -> tuple[dict[str, Any], dict[str, dict[str, str]], set[tuple[str, str]]]:
     """(Elyra document, {node id: {env name: value}} as the file gives it, {(parent id, child id)})."""
@@ -77,12 +84,14 @@ def pipelines(draw) -> tuple[dict[str, Any], dict[str, dict[str, str]], set[tupl
     defaults_env: dict[str, str] = {}
     if version >= 7 and draw(st.booleans()):
         defaults_env = draw(st.dictionaries(env_name, value_strategy(hostile), max_size=3))
+        defaults_env = {k: _kept_by_elyra(v) for k, v in defaults_env.items()}
     nodes, env_of, edges = [], {}, set()
     for index, node_id in enumerate(ids):
         op = draw(st.sampled_from(sorted(FILES)))
         parents = draw(st.lists(st.sampled_from(ids[:index]), unique=True, max_size=3)) if index else []
         edges |= {(p, node_id) for p in parents}
         env = draw(st.dictionaries(env_name, value_strategy(hostile), max_size=4))
+        env = {k: _kept_by_elyra(v) for k, v in env.items()}
         env_of[node_id] = {**defaults_env, **env}
         label = draw(st.one_of(label_text, st.sampled_from(["Step", "step", "STEP", "-", "9", "a" * 80])))
         if version == 8:
