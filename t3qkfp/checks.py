@@ -49,6 +49,10 @@ RESERVED_ENV_PREFIXES = ("LD_", "AWS_", "MINIO_", "PIP_", "T3QKFP_", "PYTHON", "
 # PYTHON* switches that only change buffering, hashing or diagnostics: common in notebooks' env.
 ALLOWED_PYTHON_ENV = frozenset({"PYTHONUNBUFFERED", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE",
                                 "PYTHONFAULTHANDLER"})
+# A Kubernetes secret (set by the pipeline's author, never by whoever starts a run) may set AWS_*:
+# users' code reads its own object storage credentials there, and t3qkfp's loader reads its own
+# from private T3QKFP_S3_* names, so nothing of t3qkfp's depends on them.
+SECRET_MAY_SET = ("AWS_",)
 PROXY = re.compile(r"(?i)[a-z]*_proxy")
 # What makes an env name a credential: its value would be shown to everyone as a run parameter.
 # Unambiguous fragments anywhere in the name (PGPASSWORD, dbPassword, CLIENT_SECRET); short or
@@ -210,7 +214,7 @@ def _check_node(pipeline: Pipeline, node: Node, add, declared: set[str]) -> None
                 field=_field(pipeline, "pipeline_parameters"), hint="remove one of the two")
     for index, secret in enumerate(node.secrets):
         where = _field(pipeline, f"kubernetes_secrets[{index}]")
-        if not naming.is_env_name(secret.name) or _reserved(secret.name):
+        if not naming.is_env_name(secret.name) or (_reserved(secret.name) and not secret.name.startswith(SECRET_MAY_SET)):
             add(f"secret env var name {shown(secret.name)} is not a valid, unreserved name", node=node, field=where)
         if SECRET_NAME.fullmatch(secret.secret) is None or len(secret.secret) > 253:
             add(f"secret name {shown(secret.secret)} is not a valid Kubernetes resource name", node=node, field=where)

@@ -130,7 +130,8 @@ def _check(workflow: dict[str, Any], plan: ParameterPlan | None, problems: list[
                 add(f"template {template['name']!r} refers to undeclared {ref!r}")
             elif not match and ref != "workflow.uid":
                 add(f"template {template['name']!r} contains the expression {{{{{ref}}}}}")
-        credentials = [e for e in env if e["name"] in (nodespec.ACCESS_KEY_ENV, nodespec.SECRET_KEY_ENV)]
+        credentials = [e for e in env if e["name"] in (nodespec.ACCESS_KEY_ENV, nodespec.SECRET_KEY_ENV,
+                                                         nodespec.USER_ACCESS_KEY_ENV, nodespec.USER_SECRET_KEY_ENV)]
         if any("valueFrom" not in e for e in credentials):
             add(f"template {template['name']!r} carries object storage credentials as literal values")
     if len(commands) > 1:

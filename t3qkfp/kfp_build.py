@@ -4,7 +4,8 @@ Owns: the only use of `kfp.dsl`: one ContainerOp per node, every run parameter a
 `dsl.PipelineParam` with type and default, wired into exactly the nodes that use it through
 `V1EnvVar(name=ENV, value=param)`, `.after()` from the links, resources, the constant container
 command, the node spec env var and credentials from a Kubernetes secret (after the user env vars:
-the kubelet expands `$(VAR)` in env values only from earlier entries).
+the kubelet expands `$(VAR)` in env values only from earlier entries): under private names for
+the loader, and as AWS_* for the user's code unless the user's own secrets set those names.
 Must not: read Elyra JSON or write YAML.
 """
 from __future__ import annotations
@@ -99,8 +100,12 @@ def _container_op(dsl: Any, k8s: Any, node: Node, task: str, plan: ParameterPlan
     container.add_env_variable(k8s.V1EnvVar(name=nodespec.RUN_ID_ENV, value=nodespec.RUN_ID_VALUE))
     for secret in node.secrets:
         container.add_env_variable(_secret_env(k8s, secret.name, secret.secret, secret.key))
-    container.add_env_variable(_secret_env(k8s, nodespec.ACCESS_KEY_ENV, storage.secret, storage.access_key_key))
-    container.add_env_variable(_secret_env(k8s, nodespec.SECRET_KEY_ENV, storage.secret, storage.secret_key_key))
+    user_secrets = {secret.name for secret in node.secrets}
+    for private, public, key in ((nodespec.ACCESS_KEY_ENV, nodespec.USER_ACCESS_KEY_ENV, storage.access_key_key),
+                                 (nodespec.SECRET_KEY_ENV, nodespec.USER_SECRET_KEY_ENV, storage.secret_key_key)):
+        container.add_env_variable(_secret_env(k8s, private, storage.secret, key))
+        if public not in user_secrets:  # the user's own AWS_* secret wins, as it does under Elyra
+            container.add_env_variable(_secret_env(k8s, public, storage.secret, key))
     _kubernetes(k8s, op, node)
     resources = node.resources
     if resources.cpu is not None:

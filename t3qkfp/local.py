@@ -88,7 +88,9 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
               workdir: str | os.PathLike[str] | None = None,
               results_dir: str | os.PathLike[str] | None = None, scope: str = "auto",
               credentials: Credentials | None = None, create_bucket: bool = False,
-              max_parallel: int | None = None, out: TextIO | None = None) -> LocalRun:
+              max_parallel: int | None = None,
+              secret_values: Mapping[tuple[str, str], str] | None = None,
+              out: TextIO | None = None) -> LocalRun:
     """Compile `pipeline_json`, put its archives into object storage and run it here.
 
     Every run gets a folder of its own: `<workdir>/<run id>/` (with `workdir=None`, a new
@@ -102,7 +104,7 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
     AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY env vars). Raises UsageError for unknown `params`,
     values that do not fit an Integer/Float/Bool parameter
     or an unusable folder (before anything starts), RunError naming the first node that failed
-    (after copying the results).
+    (after copying the results). `secret_values` as for run_workflow.
     """
     from .compiler import compile_pipeline
     from .elyra_reader import load
@@ -140,6 +142,7 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
             failure: RunError | None = None
             try:
                 run = run_workflow(compiled.workflow, params=params, credentials=creds, workdir=work,
+                                   secret_values=secret_values,
                                    run_id=run_id, max_parallel=max_parallel, out=stream)
             except RunError as exc:
                 failure = exc
@@ -549,6 +552,15 @@ def _container_env(container: Mapping[str, Any], template: Mapping[str, Any], po
     env: list[tuple[str, str]] = []
     defined: dict[str, str] = {}
     annotations = (template.get("metadata") or {}).get("annotations") or {}
+    # The object storage secret's keys, found by the private names the loader reads: every entry
+    # naming the same secret key (the AWS_* the user's code sees) gets the same local credential.
+    storage: dict[tuple[str, str], str] = {}
+    for entry in container.get("env") or []:
+        ref = ((entry.get("valueFrom") or {}).get("secretKeyRef") or {})
+        own = {nodespec.ACCESS_KEY_ENV: credentials.access_key,
+               nodespec.SECRET_KEY_ENV: credentials.secret_key}.get(entry.get("name"))
+        if ref and own is not None:
+            storage[(ref.get("name", ""), ref.get("key", ""))] = own
     for entry in container.get("env") or []:
         name = entry["name"]
         if "value" in entry:
@@ -559,12 +571,14 @@ def _container_env(container: Mapping[str, Any], template: Mapping[str, Any], po
             field_ref = source.get("fieldRef")
             if secret is not None:
                 ref = (secret.get("name", ""), secret.get("key", ""))
-                if ref in secret_values:
-                    value = secret_values[ref]
-                elif name == nodespec.ACCESS_KEY_ENV:
+                if name == nodespec.ACCESS_KEY_ENV:
                     value = credentials.access_key
                 elif name == nodespec.SECRET_KEY_ENV:
                     value = credentials.secret_key
+                elif ref in storage:
+                    value = storage[ref]
+                elif ref in secret_values:
+                    value = secret_values[ref]
                 elif name in os.environ:
                     value = os.environ[name]
                 else:
@@ -615,7 +629,8 @@ def run_workflow(workflow: Mapping[str, Any], *, params: Mapping[str, Any] | Non
     refused (UsageError) before anything starts; so are a cycle, unknown dependencies and a
     malformed workflow. Independent nodes run in parallel threads; after the first failure
     no new node starts, running ones finish, and RunError names the failed node.
-    Env vars from Kubernetes secrets: the object storage keys get `credentials`, others
+    Env vars from Kubernetes secrets: the object storage secret's keys get `credentials` (under
+    the loader's private names and as AWS_* for the user's code), others
     `secret_values[(secret, key)]` or the same-named env var of this process.
     """
     stream = out if out is not None else sys.stderr

@@ -18,8 +18,14 @@ from dataclasses import dataclass
 NODE_ENV = "T3QKFP_NODE"            # base64(JSON of NodeSpec.to_json())
 RUN_ID_ENV = "T3QKFP_RUN_ID"        # '{{workflow.uid}}': Argo fills it, KFP turns it into the run id
 RUN_ID_VALUE = "{{workflow.uid}}"
-ACCESS_KEY_ENV = "AWS_ACCESS_KEY_ID"
-SECRET_KEY_ENV = "AWS_SECRET_ACCESS_KEY"
+# The object storage secret reaches the loader under private names, so users' own
+# kubernetes_secrets may set AWS_* (Red Hat's examples do) without breaking the download.
+ACCESS_KEY_ENV = "T3QKFP_S3_ACCESS_KEY"
+SECRET_KEY_ENV = "T3QKFP_S3_SECRET_KEY"
+# The names the user's code sees the same secret under, as under Elyra; a user secret of the
+# same name takes the place of each (the compiler then leaves that entry out).
+USER_ACCESS_KEY_ENV = "AWS_ACCESS_KEY_ID"
+USER_SECRET_KEY_ENV = "AWS_SECRET_ACCESS_KEY"
 METADATA_DIR_ENV = "T3QKFP_METADATA_DIR"  # where KFP's UI metadata / metrics files go (default /tmp)
 SPEC_VERSION = 2
 

@@ -139,7 +139,9 @@ def test_credentials_reach_nodes_only_from_secret_refs() -> None:
                        run_id="rid", credentials=creds)
     report = next(s for s in steps if s.task == "report")
     env = dict(report.env)
-    assert env["AWS_SECRET_ACCESS_KEY"] == "local-secret"
+    # the user's code sees the storage secret as AWS_* (as under Elyra); the loader its own names
+    assert env["AWS_SECRET_ACCESS_KEY"] == env["T3QKFP_S3_SECRET_KEY"] == "local-secret"
+    assert env["AWS_ACCESS_KEY_ID"] == env["T3QKFP_S3_ACCESS_KEY"] == "AKIALOCAL"
     assert env["MESSAGE"] == "$(AWS_SECRET_ACCESS_KEY)"  # secrets come later: no expansion
     assert env["T3QKFP_RUN_ID"] == "rid"
     names = [name for name, _ in report.env]
@@ -168,3 +170,29 @@ def test_a_default_the_kubelet_mangles_is_warned_at_compile(caplog) -> None:
         t3qkfp.compile_pipeline(document, base_dir=INVALID)
     warned = [r.getMessage() for r in caplog.records if "invalid UTF-8" in r.getMessage()]
     assert len(warned) == 1 and "'PRICE'" in warned[0] and "'FINE'" not in warned[0]
+
+
+def test_users_own_aws_secrets_reach_their_code_and_the_loader_keeps_its_own(tmp_path: Path) -> None:
+    """v8 pipeline-default secrets named AWS_* (as in Red Hat's examples): the user's code sees
+    the user's values, a node's own secret beats the default, and t3qkfp's downloads still use
+    the storage secret (the server checks signatures, so wrong keys would fail the run)."""
+    pipeline = CASES / "aws_secrets" / "aws_secrets.pipeline"
+    workflow = t3qkfp.compile(pipeline)
+    for template in workflow["spec"]["templates"]:
+        names = [e["name"] for e in (template.get("container") or {}).get("env", [])]
+        assert len(names) == len(set(names))  # one entry per name: no reliance on duplicate order
+    user = {("aws-connection-my-storage", "AWS_ACCESS_KEY_ID"): "USER-KEY",
+            ("aws-connection-my-storage", "AWS_SECRET_ACCESS_KEY"): "user-secret",
+            ("aws-connection-my-storage", "AWS_S3_ENDPOINT"): "https://s3.user.example",
+            ("other-bucket", "node-access"): "NODE-KEY"}
+    with s3_server(auth=True) as s3:
+        run = run_local(pipeline, storage=s3.config(prefix="aws"), credentials=s3.credentials,
+                        workdir=tmp_path / "work", secret_values=user, out=io.StringIO())
+        base = f"aws/runs/{run.run_id}"
+        own = json.loads(s3.read(f"{base}/uses-own-s3/outputs/out/own.json"))
+        node = json.loads(s3.read(f"{base}/node-override/outputs/out/node.json"))
+    assert run.succeeded
+    assert own == {"AWS_ACCESS_KEY_ID": "USER-KEY", "AWS_SECRET_ACCESS_KEY": "user-secret",
+                   "AWS_S3_ENDPOINT": "https://s3.user.example"}
+    assert node == {"AWS_ACCESS_KEY_ID": "NODE-KEY", "AWS_SECRET_ACCESS_KEY": "user-secret",
+                    "AWS_S3_ENDPOINT": "https://s3.user.example"}

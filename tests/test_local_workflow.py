@@ -109,7 +109,9 @@ def test_missing_artifact_fails_like_argo(tmp_path: Path) -> None:
 
 def test_env_from_secrets_and_annotations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_TOKEN", "token-from-this-shell")
-    extra = [{"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "s", "key": "accesskey"}}},
+    extra = [{"name": "T3QKFP_S3_ACCESS_KEY", "valueFrom": {"secretKeyRef": {"name": "s", "key": "accesskey"}}},
+             {"name": "T3QKFP_S3_SECRET_KEY", "valueFrom": {"secretKeyRef": {"name": "s", "key": "secretkey"}}},
+             {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "s", "key": "accesskey"}}},
              {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {"name": "s", "key": "secretkey"}}},
              {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}},
              {"name": "DB_PASS", "valueFrom": {"secretKeyRef": {"name": "db", "key": "pass"}}},

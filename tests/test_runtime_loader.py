@@ -328,7 +328,7 @@ def test_missing_credentials_env(s3: S3Server, tmp_path: Path) -> None:
     env = {"PATH": os.environ["PATH"], nodespec.NODE_ENV: spec.encode(), nodespec.RUN_ID_ENV: RUN_ID}
     done = subprocess.run(container_command(), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
-    assert "'AWS_ACCESS_KEY_ID' unset" in done.stderr
+    assert "'T3QKFP_S3_ACCESS_KEY' unset" in done.stderr
 
 
 @pytest.mark.parametrize("broken", [b"[1, 2]", b'"files"', b'{"files": 7, "position": 0}',

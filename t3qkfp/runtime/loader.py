@@ -18,7 +18,7 @@ def M(k,m):return hmac.new(k,m.encode(),hashlib.sha256).digest()
 def s3(m,key,body=b""):
  e=C["endpoint"].rstrip("/");g=C["region"];t=time.strftime("%Y%m%dT%H%M%SZ",time.gmtime());d=t[:8];y=H(body)
  u=Q.urlsplit(e);p=u.path+"/"+C["bucket"]+"/"+Q.quote(key,safe="/-_.~");w="s3://%s/%s at %s"%(C["bucket"],key,e)
- try:a,z=os.environ["AWS_ACCESS_KEY_ID"],os.environ["AWS_SECRET_ACCESS_KEY"]
+ try:a,z=os.environ["T3QKFP_S3_ACCESS_KEY"],os.environ["T3QKFP_S3_SECRET_KEY"]
  except KeyError as x:raise E("%s unset: no object storage credentials"%x)
  h="host:%s\nx-amz-content-sha256:%s\nx-amz-date:%s\n"%(u.netloc,y,t);n="host;x-amz-content-sha256;x-amz-date"
  c=d+"/"+g+"/s3/aws4_request";k=M(M(M(M(("AWS4"+z).encode(),d),g),"s3"),"aws4_request")
