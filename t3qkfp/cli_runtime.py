@@ -12,19 +12,12 @@ from typing import Any
 import click
 
 from .errors import UsageError
+from .params import parse_assignments
 
 
 def parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
     """`NAME=VALUE` pairs (split at the first '='); a name given twice is a mistake, not an override."""
-    values: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise UsageError(f"-p {pair!r}: expected NAME=VALUE")
-        if name in values:
-            raise UsageError(f"-p {name}: given twice")
-        values[name] = value
-    return values
+    return parse_assignments(pairs)
 
 
 # Imported after parse_params: cli.py imports this module while it loads (to add `upload` and

@@ -433,3 +433,20 @@ def _fit(param: RunParameter, value: Any) -> str:
     if kind is ParamType.BOOL and text.lower() not in _OVERRIDE_BOOL:
         raise bad(" (expected true or false)")
     return text
+
+
+def parse_assignments(pairs: Iterable[str], *, expected: str = "NAME=VALUE") -> dict[str, str]:
+    """`-p NAME=VALUE` options as a mapping, split at the first '='.
+
+    One reader for `run`, `submit` and `sweep`: a name given twice is a mistake rather than
+    a silent last-one-wins, and every command says the same about it.
+    """
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"-p {pair!r}: expected {expected}")
+        if name in values:
+            raise UsageError(f"-p {name}: given twice")
+        values[name] = value
+    return values

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import RunError, SubmitError, T3qkfpError, UsageError
 from .model import ParamType
-from .params import ParameterPlan, check_names, check_overrides
+from .params import ParameterPlan, check_names, check_overrides, parse_assignments
 
 DEFAULT_MAX_RUNS = 100
 _RANGE = re.compile(r"([^:]+):([^:]+):([^:]+)")
@@ -79,14 +79,7 @@ def _decimal_text(value: decimal.Decimal) -> str:
 
 def grid_from_options(plan: ParameterPlan, pairs: Iterable[str]) -> dict[str, list[str]]:
     """`NAME=VALUES` options (CLI) as a grid; unknown names fail here, listing the valid ones."""
-    raw: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise UsageError(f"-p {pair!r}: expected NAME=VALUES (a,b,c or start:stop:step)")
-        if name in raw:
-            raise UsageError(f"-p {name}: given twice")
-        raw[name] = value
+    raw = parse_assignments(pairs, expected="NAME=VALUES (a,b,c or start:stop:step)")
     check_names({p.name for p in plan.parameters}, raw)
     return {name: parse_values(plan.parameter(name).type, text, name=name) for name, text in raw.items()}
 
