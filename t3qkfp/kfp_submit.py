@@ -307,13 +307,9 @@ def submit(pipeline_json: Any, *, host: str, experiment: str | None = None,
     experiment_name = experiment or name
 
     with _Session(host, auth, request_timeout) as session:
-        client, multi_user = session.connect()
-        namespace = session.namespace(client, multi_user, namespace)
-        if upload_files:
-            upload_node_files(compiled, progress=report)
-        pipeline_id, version_id, version_name = session.upload(client, compiled.yaml, name, now,
-                                                               compiled.pipeline.description)
-        experiment_id = session.experiment(client, experiment_name, namespace)
+        client, pipeline_id, version_id, version_name, experiment_id = session.publish(
+            compiled, name=name, now=now, experiment=experiment_name, namespace=namespace,
+            upload_files=upload_files, report=report)
         base = dict(host=host, pipeline_id=pipeline_id, pipeline_name=name, version_id=version_id,
                     version_name=version_name, experiment_id=experiment_id,
                     experiment_name=experiment_name, parameters=tuple(overrides.items()))
@@ -460,6 +456,24 @@ class _Session:
         self._warnings.__exit__(*exc)
 
     # -- connecting ------------------------------------------------------------------------
+    def publish(self, compiled: Any, *, name: str, now: _dt.datetime, experiment: str,
+                namespace: str | None, upload_files: bool,
+                report: Callable[[str], None]) -> tuple[Any, str, str, str, str]:
+        """Connect, upload the node files and the pipeline (or a new version), find the experiment.
+
+        The steps every start of runs shares (one run, a recurring run, a sweep's runs), in the
+        order that leaves nothing on the server when an earlier step fails. Returns the client,
+        pipeline id, version id, version name and experiment id.
+        """
+        client, multi_user = self.connect()
+        namespace = self.namespace(client, multi_user, namespace)
+        if upload_files:
+            upload_node_files(compiled, progress=report)
+        pipeline_id, version_id, version_name = self.upload(client, compiled.yaml, name, now,
+                                                            compiled.pipeline.description)
+        experiment_id = self.experiment(client, experiment, namespace)
+        return client, pipeline_id, version_id, version_name, experiment_id
+
     def connect(self) -> tuple[Any, bool]:
         """Log in if asked, ask healthz once (fast, clear errors), then build kfp.Client."""
         if self.auth.kind == "dex":

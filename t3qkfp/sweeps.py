@@ -506,7 +506,7 @@ def sweep(pipeline_json: Any, grid: Mapping[str, Any], *, host: str, random: int
     """
     from .compiler import compile_pipeline
     from .kfp_submit import (ENV_NAMESPACE, MAX_NAME_LENGTH, KfpAuth, _check_arguments, _Session,
-                         normalize_host, upload_node_files)
+                         normalize_host)
 
     if parallel is not None and (isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1):
         raise UsageError(f"parallel must be a whole number, 1 or more, not {parallel!r}")
@@ -539,13 +539,9 @@ def sweep(pipeline_json: Any, grid: Mapping[str, Any], *, host: str, random: int
     version_id = ""
 
     with _Session(host, auth, request_timeout) as session:
-        client, multi_user = session.connect()
-        namespace = session.namespace(client, multi_user, namespace)
-        if upload_files:
-            upload_node_files(compiled, progress=report)
-        pipeline_id, version_id, _version_name = session.upload(client, compiled.yaml, pipe_name, now,
-                                                                compiled.pipeline.description)
-        experiment_id = session.experiment(client, experiment_name, namespace)
+        client, pipeline_id, version_id, _version_name, experiment_id = session.publish(
+            compiled, name=pipe_name, now=now, experiment=experiment_name, namespace=namespace,
+            upload_files=upload_files, report=report)
         active: set[int] = set()
         try:
             for i, overrides in enumerate(combos):
