@@ -17,7 +17,9 @@ Two things Elyra's parser loses, recovered here:
   the file's basename as `source`; its CLI makes them absolute and sends no source. t3qkfp's
   archives and node specs are relative to the pipeline's folder, so `locate_pipeline_file`
   finds the saved .pipeline file among the folders above the node files whose nodes carry the
-  same ids (Elyra's node ids are UUIDs), and falls back to the node files' common folder.
+  same ids (Elyra's node ids are UUIDs) and, as copies keep ids, whose node filenames lead to
+  the node files Elyra sent; with no such file, or several equally good ones, it compiles
+  Elyra's objects relative to the node files' common folder.
 * The node label. `Operation.name` strips the extension when the label equals the file's
   basename, and the parser puts the filename in place of a missing label; `_label` reads the
   label as parsed and leaves it out where it was the filename, so the reader names the node
@@ -104,9 +106,12 @@ def from_elyra_pipeline(pipeline: Any, *, root_dir: str | os.PathLike[str],
         first = [Path(os.path.normpath(root / Path(f).expanduser())) for f in likely_files]
         if source:  # Elyra's `source` may be the path relative to its root, or the basename only
             first.append(Path(os.path.normpath(root / source)))
-        found = locate_pipeline_file(files, source=source, node_ids=node_ids, first=first)
+        match = locate_pipeline_file(files, source=source, node_ids=node_ids, first=first)
+        found = match.file
         if found is not None:
             base, located = found.parent, True
+        elif match.tied:
+            base, located = _tied_folder(match.tied, files, source, root)
         else:
             base, located = _common_folder(files, source)
     nodes = [_node(op, base, files[op.id]) for op in operations]
@@ -192,20 +197,51 @@ def _label(op: Any) -> str:
     return raw
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SavedFileMatch:
+    """Which saved .pipeline file holds the nodes Elyra sent: `file`, or the equally good `tied` ones."""
+
+    file: Path | None
+    tied: tuple[Path, ...] = ()  # more than one file fits as well as any other: none is chosen
+
+
 def locate_pipeline_file(files: Mapping[str, str], *, source: str | None, node_ids: Iterable[str],
-                         first: Iterable[Path] = ()) -> Path | None:
-    """The saved .pipeline file holding these node ids: `first` tried in order, then searched above
-    the node files (the file named like `source` in each folder, or every *.pipeline without one)."""
+                         first: Iterable[Path] = ()) -> SavedFileMatch:
+    """The saved .pipeline file holding these nodes: `first` tried in order, then searched above
+    the node files (the file named like `source` in each folder, or every *.pipeline without one).
+
+    Copies of a pipeline keep its node ids, so ids alone do not decide: a candidate *agrees* when
+    each node's filename, taken relative to the candidate's folder, is the absolute node file
+    Elyra sent (`files`). The first agreeing `first` file wins; else the one agreeing candidate;
+    else, when none agrees (the editor sends unsaved edits), the one candidate holding the ids.
+    Several equally good candidates are `tied` and none is chosen: the caller compiles from
+    Elyra's objects rather than name or lay out the wrong file.
+    """
     wanted = set(node_ids)
     if not wanted:
-        return None
-    examined = 0
+        return SavedFileMatch(file=None)
+    sent = {node_id: os.path.normpath(file) for node_id, file in files.items() if file}
+    holders: list[Path] = []
+    agreeing: list[Path] = []
     tried: set[Path] = set()
+
+    def consider(path: Path) -> bool:
+        """Record `path` as a holder (and agreeing) candidate; True when it agrees."""
+        tried.add(path)
+        saved = _node_files(path)
+        if not wanted <= saved.keys():
+            return False
+        holders.append(path)
+        agrees = all(saved[i] is not None and
+                     os.path.normpath(path.parent / saved[i]) == file for i, file in sent.items())
+        if agrees:
+            agreeing.append(path)
+        return agrees
+
     for path in first:
-        if path not in tried and path.suffix == ".pipeline":
-            tried.add(path)
-            if wanted <= _node_ids(path):
-                return path
+        if path not in tried and path.suffix == ".pipeline" and consider(path):
+            return SavedFileMatch(file=path)
+    examined = 0
     for folder in _candidate_dirs(files.values()):
         if source:
             paths = [folder / os.path.basename(source)]
@@ -216,20 +252,42 @@ def locate_pipeline_file(files: Mapping[str, str], *, source: str | None, node_i
                 continue
         for path in paths:
             if examined >= MAX_CANDIDATE_FILES:
-                return None
+                break
             examined += 1
-            if path not in tried and wanted <= _node_ids(path):
-                return path
-    return None
+            if path not in tried:
+                consider(path)
+    best = agreeing or holders
+    if len(best) == 1:
+        return SavedFileMatch(file=best[0])
+    return SavedFileMatch(file=None, tied=tuple(best))
 
 
-def _common_folder(files: Mapping[str, str], source: str | None) -> tuple[Path, bool]:
-    """The node files' common folder, for when the saved file was not found (logged)."""
+def _common_folder(files: Mapping[str, str], source: str | None, *,
+                   quiet: bool = False) -> tuple[Path, bool]:
+    """The node files' common folder, for when the saved file was not found (logged unless quiet)."""
     parents = [os.path.dirname(os.path.normpath(f)) for f in files.values() if f]
     fallback = Path(os.path.commonpath(parents)) if parents else Path.cwd()
+    if quiet:
+        return fallback, False
     log.warning("t3qkfp: the saved pipeline file (%s) was not found above the node files; "
                 "node files are taken relative to %s", source or "*.pipeline", fallback)
     return fallback, False
+
+
+def _tied_folder(tied: Iterable[Path], files: Mapping[str, str], source: str | None,
+                 root: Path) -> tuple[Path, bool]:
+    """Several saved files fit equally (logged): their one folder when they share it, else the
+    node files' common folder; the pipeline is compiled from Elyra's objects, named after none."""
+    tied = list(tied)
+    shown = ", ".join(pipeline_file_name(root, path, source=None, pipeline_name=None) for path in tied)
+    folders = {path.parent for path in tied}
+    if len(folders) == 1:
+        log.warning("t3qkfp: the nodes Elyra sent fit several saved pipeline files equally (%s); "
+                    "compiling what Elyra sent, node files relative to %s", shown, tied[0].parent)
+        return tied[0].parent, False
+    log.warning("t3qkfp: the nodes Elyra sent fit several saved pipeline files equally (%s); "
+                "compiling what Elyra sent", shown)
+    return _common_folder(files, source, quiet=True)
 
 
 def _candidate_dirs(files: Iterable[str]) -> list[Path]:
@@ -248,20 +306,25 @@ def _candidate_dirs(files: Iterable[str]) -> list[Path]:
     return [Path(d) for d in ordered]
 
 
-def _node_ids(path: Path) -> set[str]:
-    """Every node id in a .pipeline file; empty when it is not a readable pipeline document."""
+def _node_files(path: Path) -> dict[str, str | None]:
+    """Node id → the node's filename as saved (format 3 app_data, or component_parameters of
+    later formats; None when absent) for every node of a .pipeline file; empty when it is not
+    a readable pipeline document."""
     try:
         if not path.is_file() or path.stat().st_size > MAX_PIPELINE_FILE:
-            return set()
+            return {}
         doc = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, ValueError, RecursionError):
-        return set()
-    ids: set[str] = set()
+        return {}
+    nodes: dict[str, str | None] = {}
     for pipeline in doc.get("pipelines", []) if isinstance(doc, dict) else []:
         for node in pipeline.get("nodes", []) if isinstance(pipeline, dict) else []:
             if isinstance(node, dict) and isinstance(node.get("id"), str):
-                ids.add(node["id"])
-    return ids
+                app = node.get("app_data") if isinstance(node.get("app_data"), dict) else {}
+                params = app.get("component_parameters")
+                filename = (params if isinstance(params, dict) else app).get("filename")
+                nodes[node["id"]] = filename if isinstance(filename, str) and filename else None
+    return nodes
 
 
 # ---- runtime configuration -----------------------------------------------------------------

@@ -200,6 +200,73 @@ def test_without_the_saved_file_the_node_files_common_folder_is_used(workspace, 
     assert "was not found" in caplog.text
 
 
+def sent_by_elyra(root: Path, saved: Path, form: str) -> dict:
+    """What Elyra's editor ("editor") or CLI ("cli") sends for the saved file `saved` (see above)."""
+    doc = json.loads(saved.read_text(encoding="utf-8"))
+    for node in doc["pipelines"][0]["nodes"]:
+        absolute = os.path.join(str(saved.parent), node["app_data"]["filename"])
+        node["app_data"]["filename"] = (os.path.relpath(absolute, root) if form == "editor" else absolute)
+    doc["pipelines"][0]["app_data"].update({"name": saved.stem, "runtime": "kfp", "runtime-config": RUNTIME})
+    if form == "editor":
+        doc["pipelines"][0]["app_data"]["source"] = saved.name
+    return doc
+
+
+def copy_pipeline(saved: Path, copy: Path, *, node_folder: str | None) -> Path:
+    """A copy of `saved` at `copy` with the same node ids. node_folder: the copy's nodes use the node
+    files copied into that folder (beside `saved`); None: the very same node files as `saved`."""
+    doc = json.loads(saved.read_text(encoding="utf-8"))
+    prefix = os.path.relpath(saved.parent, copy.parent)
+    if node_folder:
+        shutil.copytree(saved.parent, saved.parent / node_folder,
+                        ignore=shutil.ignore_patterns("*.pipeline", node_folder))
+        prefix = os.path.join(prefix, node_folder)
+    for node in doc["pipelines"][0]["nodes"]:
+        node["app_data"]["filename"] = os.path.normpath(os.path.join(prefix, node["app_data"]["filename"]))
+    copy.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    return copy
+
+
+@pytest.mark.parametrize("form", ["editor", "cli"])
+@needs_elyra
+def test_copies_with_the_same_node_ids_are_told_apart_by_the_node_files(workspace, form):
+    """A copy one folder up (same name, same node ids) whose nodes use other node files: each
+    pipeline Elyra sends is matched to its own saved file, named in problems and laid out from it."""
+    saved = workspace / "projects" / "churn" / PIPELINE_FILE
+    copy = copy_pipeline(saved, workspace / "projects" / PIPELINE_FILE, node_folder="v0")
+    for own in (saved, copy):
+        pipeline = PipelineParser().parse(sent_by_elyra(workspace, own, form))
+        source = from_elyra_pipeline(pipeline, root_dir=workspace)
+        assert source.located and source.file == own and source.base_dir == own.parent
+        assert source.name == own.relative_to(workspace).as_posix()
+        assert t3qkfp.load(source.document, base_dir=source.base_dir).nodes == t3qkfp.load(own).nodes
+    # Problems in the copy are reported against the copy, not the original below it.
+    doc = json.loads(copy.read_text(encoding="utf-8"))
+    doc["pipelines"][0]["nodes"][0]["app_data"]["env_vars"].append("1BAD=x")
+    copy.write_text(json.dumps(doc), encoding="utf-8")
+    source = from_elyra_pipeline(PipelineParser().parse(sent_by_elyra(workspace, copy, form)), root_dir=workspace)
+    with pytest.raises(PipelineError) as info:
+        t3qkfp.load(source.document, base_dir=source.base_dir, source=source.name)
+    assert {p.location.file for p in info.value.problems} == {f"projects/{PIPELINE_FILE}"}
+
+
+@pytest.mark.parametrize("form, copy_at", [("cli", "projects/churn/churn-copy.pipeline"),
+                                           ("editor", f"projects/{PIPELINE_FILE}")],
+                         ids=["same-folder", "folder-above"])
+@needs_elyra
+def test_equally_fitting_copies_compile_what_elyra_sent(workspace, caplog, form, copy_at):
+    """Copies using the very same node files fit equally: none is named; Elyra's objects are compiled."""
+    saved = workspace / "projects" / "churn" / PIPELINE_FILE
+    copy = copy_pipeline(saved, workspace / copy_at, node_folder=None)
+    pipeline = PipelineParser().parse(sent_by_elyra(workspace, saved, form))
+    source = from_elyra_pipeline(pipeline, root_dir=workspace)
+    assert source.file is None and not source.located
+    assert source.base_dir == saved.parent and source.name == PIPELINE_FILE
+    assert t3qkfp.load(source.document, base_dir=source.base_dir).nodes == t3qkfp.load(saved).nodes
+    assert "fit several saved pipeline files equally" in caplog.text
+    assert copy.relative_to(workspace).as_posix() in caplog.text
+
+
 # ---- export --------------------------------------------------------------------------------
 def export(root: Path, doc: dict, fmt: str, path: str, overwrite: bool) -> str:
     pipeline = PipelineParser().parse(doc)
