@@ -76,7 +76,14 @@ progress_option = click.option("-q", "--quiet", is_flag=True, expose_value=False
                                     "files move); the one line per file stays")
 scope_option = click.option("--scope", type=click.Choice(["auto", "node", "pipeline"]), default="auto",
                             show_default=True, help=SCOPE_HELP)
-pipeline_argument = click.argument("pipeline_file", metavar="FILE", type=click.Path(dir_okay=False))
+ROOT_HELP = ("the workspace root node files and dependencies must stay inside (Elyra's Jupyter root; "
+             "default: the current folder when it holds FILE, else FILE's folder)")
+
+
+def pipeline_argument(func: Callable[..., Any]) -> Callable[..., Any]:
+    """FILE and --root, the two things every command that reads a pipeline needs."""
+    func = click.option("--root", type=click.Path(file_okay=False), help=ROOT_HELP)(func)
+    return click.argument("pipeline_file", metavar="FILE", type=click.Path(dir_okay=False))(func)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -98,14 +105,14 @@ def main() -> None:
                    "whose etcd accepts larger requests)")
 @storage_options
 @reports_errors
-def compile_command(pipeline_file: str, output: str | None, scope: str, list_objects: bool,
+def compile_command(pipeline_file: str, root: str | None, output: str | None, scope: str, list_objects: bool,
                     quiet: bool, allow_large: bool, **options: Any) -> None:
     """Compile FILE to an Argo Workflow for KFP 1.2 (byte-identical for the same input)."""
     from .compiler import compile_pipeline
     from .display import plan_text
 
     storage = storage_from_options(options)
-    compiled = compile_pipeline(pipeline_file, scope=scope, storage=storage, deterministic=True,
+    compiled = compile_pipeline(pipeline_file, root_dir=root, scope=scope, storage=storage, deterministic=True,
                                 allow_large=allow_large)
     if output == "-":
         click.echo(compiled.yaml, nl=False)
@@ -126,13 +133,13 @@ def compile_command(pipeline_file: str, output: str | None, scope: str, list_obj
 @click.option("--json", "as_json", is_flag=True, help="print the plan as JSON")
 @scope_option
 @reports_errors
-def params_command(pipeline_file: str, as_json: bool, scope: str) -> None:
+def params_command(pipeline_file: str, root: str | None, as_json: bool, scope: str) -> None:
     """Print FILE's run parameters: name, type, default, env var and the nodes that use it."""
     from .display import plan_text
     from .elyra_reader import load
     from .params import plan
 
-    pipeline = load(pipeline_file)
+    pipeline = load(pipeline_file, root_dir=root)
     result = plan(pipeline, scope=scope)
     from .workflow_size import estimate
 
@@ -149,12 +156,12 @@ def params_command(pipeline_file: str, as_json: bool, scope: str) -> None:
 @pipeline_argument
 @scope_option
 @reports_errors
-def validate_command(pipeline_file: str, scope: str) -> None:
+def validate_command(pipeline_file: str, root: str | None, scope: str) -> None:
     """Check FILE and report every problem at once (exit 1 if there is any)."""
     from .elyra_reader import load
     from .params import plan
 
-    pipeline = load(pipeline_file)
+    pipeline = load(pipeline_file, root_dir=root)
     result = plan(pipeline, scope=scope)
     from .workflow_size import MAX_BYTES, estimate
 

@@ -24,7 +24,7 @@ from .cli import pipeline_argument, reports_errors, scope_option
 @click.option("--text", "as_text", is_flag=True, help="print the DAG and the table as text instead")
 @scope_option
 @reports_errors
-def graph(pipeline_file: str, output: str | None, fmt: str | None, as_text: bool, scope: str) -> None:
+def graph(pipeline_file: str, root: str | None, output: str | None, fmt: str | None, as_text: bool, scope: str) -> None:
     """Draw FILE's DAG: each node with its label, file, image and run parameters.
 
     SVG is drawn without Graphviz when `dot` is missing (a note on stderr says so); PNG, PDF and
@@ -34,7 +34,7 @@ def graph(pipeline_file: str, output: str | None, fmt: str | None, as_text: bool
     from .elyra_reader import load
     from .params import plan
 
-    pipeline = load(pipeline_file)
+    pipeline = load(pipeline_file, root_dir=root)
     result = plan(pipeline, scope=scope)
     if as_text:
         click.echo(pipeline_text(pipeline, result))

@@ -32,7 +32,7 @@ from .cli import (main, pipeline_argument, progress_option, reports_errors, scop
 @progress_option
 @storage_options
 @reports_errors
-def upload(pipeline_file: str, create_bucket: bool, **options: Any) -> None:
+def upload(pipeline_file: str, root: str | None, create_bucket: bool, **options: Any) -> None:
     """Upload FILE's node archives to object storage (keys are content hashes: unchanged nodes are skipped).
 
     Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
@@ -40,7 +40,7 @@ def upload(pipeline_file: str, create_bucket: bool, **options: Any) -> None:
     from .storage import upload as upload_archives
 
     config = storage_from_options(options)
-    results = upload_archives(pipeline_file, config=config, create_bucket=create_bucket)
+    results = upload_archives(pipeline_file, root_dir=root, config=config, create_bucket=create_bucket)
     new = sum(1 for r in results if r.uploaded)
     click.echo(f"{len(results)} node archive(s) in s3://{config.bucket}/{config.key('archives')}/ at "
                f"{config.endpoint}: {new} uploaded, {len(results) - new} already there")
@@ -64,7 +64,7 @@ def upload(pipeline_file: str, create_bucket: bool, **options: Any) -> None:
 @scope_option
 @storage_options
 @reports_errors
-def run(pipeline_file: str, local: bool, params: tuple[str, ...], workdir: str | None,
+def run(pipeline_file: str, root: str | None, local: bool, params: tuple[str, ...], workdir: str | None,
         results_dir: str | None, parallel: int | None, create_bucket: bool, scope: str,
         **options: Any) -> None:
     """Run FILE's compiled workflow locally: each node as the process its pod would run.
@@ -83,7 +83,7 @@ def run(pipeline_file: str, local: bool, params: tuple[str, ...], workdir: str |
     overrides = parse_params(params)
     explicit = options.get("storage_endpoint") is not None
     config = storage_from_options(options)
-    result = run_local(pipeline_file, params=overrides, storage=config if explicit else None,
+    result = run_local(pipeline_file, root_dir=root, params=overrides, storage=config if explicit else None,
                        workdir=workdir, results_dir=results_dir, scope=scope,
                        create_bucket=create_bucket, max_parallel=parallel)
     from .errors import counted

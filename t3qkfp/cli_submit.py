@@ -46,7 +46,7 @@ from .cli_runtime import parse_params
 @progress_option
 @storage_options
 @reports_errors
-def submit(pipeline_file: str, host: str, params: tuple[str, ...], experiment: str | None,
+def submit(pipeline_file: str, root: str | None, host: str, params: tuple[str, ...], experiment: str | None,
            run_name: str | None, pipeline_name: str | None, namespace: str | None, wait: bool,
            timeout: float | None, poll_interval: float, cron: str | None, token: str | None, cookie: str | None,
            username: str | None, password: str | None, no_upload: bool, **options: Any) -> None:
@@ -69,7 +69,7 @@ def submit(pipeline_file: str, host: str, params: tuple[str, ...], experiment: s
         for line in result.lines():
             click.echo(line)  # click.echo flushes: the run id is out before --wait follows the run
 
-    result = submit_pipeline(pipeline_file, host=host, experiment=experiment, run_name=run_name,
+    result = submit_pipeline(pipeline_file, root_dir=root, host=host, experiment=experiment, run_name=run_name,
                              params=overrides, pipeline_name=pipeline_name, namespace=namespace,
                              auth=auth, wait=wait, timeout=timeout, poll_interval=poll_interval,
                              schedule=cron, storage=storage, upload_files=not no_upload,

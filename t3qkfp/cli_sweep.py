@@ -53,7 +53,7 @@ _PARAM_HELP = ("values of a run parameter to sweep (repeatable): NAME=a,b,c or, 
 @scope_option
 @storage_options
 @reports_errors
-def sweep(pipeline_file: str, params: tuple[str, ...], random_count: int | None, seed: int | None,
+def sweep(pipeline_file: str, root: str | None, params: tuple[str, ...], random_count: int | None, seed: int | None,
           max_runs: int, parallel: int | None, local: bool, workdir: str | None, host: str | None,
           sweep_name: str | None, experiment: str | None, pipeline_name: str | None,
           namespace: str | None, wait: bool, timeout: float | None, poll_interval: float,
@@ -73,7 +73,7 @@ def sweep(pipeline_file: str, params: tuple[str, ...], random_count: int | None,
     def progress(line: str) -> None:
         click.echo(f"t3qkfp: {line}", err=True)
 
-    pipeline = load(pipeline_file)
+    pipeline = load(pipeline_file, root_dir=root)
     the_plan = plan(pipeline, scope=scope)
     grid = grid_from_options(the_plan, params)
     combinations(the_plan, grid, random=random_count, seed=seed, max_runs=max_runs)  # fail before connecting
@@ -145,7 +145,7 @@ def sweep(pipeline_file: str, params: tuple[str, ...], random_count: int | None,
 @scope_option
 @storage_options
 @reports_errors
-def katib(pipeline_file: str, objective: str, goal: str, objective_goal: float | None,
+def katib(pipeline_file: str, root: str | None, objective: str, goal: str, objective_goal: float | None,
           additional_metrics: tuple[str, ...], params: tuple[str, ...], algorithm: str, max_trials: int,
           parallel: int, max_failed: int | None, metrics_node: str | None, experiment_name: str | None,
           namespace: str | None, output: str, scope: str, **options: Any) -> None:
@@ -160,7 +160,7 @@ def katib(pipeline_file: str, objective: str, goal: str, objective_goal: float |
     from .argo_emit import dump_yaml
     from .katib import katib_experiment
 
-    experiment = katib_experiment(pipeline_file, objective=objective, goal=goal, params=params,
+    experiment = katib_experiment(pipeline_file, root_dir=root, objective=objective, goal=goal, params=params,
                                   algorithm=algorithm, max_trials=max_trials, parallel=parallel,
                                   max_failed=max_failed, objective_goal=objective_goal,
                                   additional_metrics=additional_metrics, name=experiment_name,

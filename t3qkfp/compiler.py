@@ -52,6 +52,7 @@ class Compiled:
 
 
 def compile_pipeline(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None,
+                     root_dir: str | os.PathLike[str] | None = None,
                      scope: str = "auto", storage: StorageConfig | None = None,
                      deterministic: bool = True, allow_large: bool = False) -> Compiled:
     """Compile and keep every stage's result; raises PipelineError on invalid input.
@@ -59,7 +60,7 @@ def compile_pipeline(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | N
     A workflow above the 1.5 MiB Kubernetes stores by default is a PipelineError naming its
     biggest parts unless `allow_large` (a cluster with a larger etcd limit); above 1 MiB a warning.
     """
-    pipeline = elyra_reader.load(pipeline_json, base_dir=base_dir)
+    pipeline = elyra_reader.load(pipeline_json, base_dir=base_dir, root_dir=root_dir)
     plan = params.plan(pipeline, scope=scope)
     params.warn_trimmed_defaults(plan, pipeline.source)
     params.warn_kubelet_mangled(plan, pipeline.source)
@@ -79,7 +80,8 @@ def compile_pipeline(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | N
 
 
 def compile(pipeline_json: Any, package_path: str | os.PathLike[str] | None = None, *,
-            base_dir: str | os.PathLike[str] | None = None, scope: str = "auto",
+            base_dir: str | os.PathLike[str] | None = None,
+            root_dir: str | os.PathLike[str] | None = None, scope: str = "auto",
             storage: StorageConfig | None = None, deterministic: bool = True,
             allow_large: bool = False) -> dict[str, Any]:
     """Compile an Elyra pipeline (path, JSON text, bytes or dict) to an Argo Workflow dict.
@@ -91,7 +93,7 @@ def compile(pipeline_json: Any, package_path: str | os.PathLike[str] | None = No
     writes it; `deterministic=False` adds KFP's compilation-time annotation.
     `allow_large` lets a workflow above Kubernetes' default 1.5 MiB through (see compile_pipeline).
     """
-    compiled = compile_pipeline(pipeline_json, base_dir=base_dir, scope=scope, storage=storage,
+    compiled = compile_pipeline(pipeline_json, base_dir=base_dir, root_dir=root_dir, scope=scope, storage=storage,
                                 deterministic=deterministic, allow_large=allow_large)
     if package_path is not None:
         compiled.write(package_path)

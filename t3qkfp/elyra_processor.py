@@ -201,7 +201,7 @@ class T3qkfpProcessor(RuntimePipelineProcess):
         options = self._options(pipeline)
         source = from_elyra_pipeline(pipeline, root_dir=self.root_dir)
         # Loaded once, named after the saved file, so every problem names it rather than a dict.
-        model = load(source.document, base_dir=source.base_dir, source=source.name)
+        model = load(source.document, base_dir=source.base_dir, source=source.name, root_dir=self.root_dir)
         progress = _LogLines(self.log)
         storage.upload(model, config=options.storage,
                        credentials=options.upload_credentials, create_bucket=True, progress=progress)
@@ -246,7 +246,7 @@ class T3qkfpProcessor(RuntimePipelineProcess):
         options = self._options(pipeline)
         source = from_elyra_pipeline(pipeline, root_dir=self.root_dir,
                                      likely_files=[_saved_file_beside(pipeline, target, fmt)])
-        model = load(source.document, base_dir=source.base_dir, source=source.name)
+        model = load(source.document, base_dir=source.base_dir, source=source.name, root_dir=self.root_dir)
         compiled = compile_pipeline(model, storage=options.storage, deterministic=True)
         compiled.write(target)
         self.log.info("t3qkfp: exported %r to %s (%d run parameters)", pipeline.name, target,

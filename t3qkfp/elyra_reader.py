@@ -18,7 +18,7 @@ import logging
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -57,32 +57,50 @@ class _JsonProblem(ValueError):
 
 
 def load(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None,
-         source: str | None = None) -> Pipeline:
+         source: str | None = None, root_dir: str | os.PathLike[str] | None = None) -> Pipeline:
     """Read and validate a pipeline: a path, JSON text, bytes or an already-parsed dict.
 
     A Pipeline model is checked again (it may have been changed in Python) and returned as it
     is, so callers can load once and hand the model on; it already knows its folder and name.
     `source` names a pipeline given as text, bytes or a dict in every problem (Elyra hands over
-    a dict but the user knows the .pipeline file); a path names itself.
+    a dict but the user knows the .pipeline file); a path names itself. `root_dir` is the
+    workspace root node files may come from (see default_root).
     Raises PipelineError listing every problem found (reading and checks together).
     """
     from .checks import check
 
     if isinstance(pipeline_json, Pipeline):
-        if base_dir is not None or source is not None:
-            raise UsageError("base_dir and source apply to pipeline files and JSON, not to a loaded "
+        if base_dir is not None or source is not None or root_dir is not None:
+            raise UsageError("base_dir, root_dir and source apply to pipeline files and JSON, not to a loaded "
                              "Pipeline (it keeps its own folder and name)")
         problems = check(pipeline_json)
         if problems:
             raise PipelineError(in_file_order(problems, pipeline_json))
         return pipeline_json
-    pipeline, problems = read(pipeline_json, base_dir=base_dir, source=source)
+    pipeline, problems = read(pipeline_json, base_dir=base_dir, source=source, root_dir=root_dir)
     if pipeline is not None:
         problems = [*problems, *check(pipeline)]
     if problems:
         raise PipelineError(in_file_order(problems, pipeline))
     assert pipeline is not None
     return pipeline
+
+
+def default_root(base_dir: str | os.PathLike[str]) -> Path:
+    """The workspace root when none is given: the working folder when it holds the pipeline's
+    folder (as Jupyter's root holds every notebook Elyra opens), else the pipeline's folder.
+
+    Why not always the pipeline folder: Elyra's editor writes `../scripts/setup.py` for a file
+    dragged in from a sibling folder, and Elyra runs it; run from the project folder, t3qkfp
+    must too. Why not always the working folder: run from elsewhere, nothing above the
+    pipeline's folder is the user's project.
+    """
+    base, cwd = Path(base_dir).absolute(), Path.cwd()
+    try:
+        base.resolve().relative_to(cwd.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return base
+    return cwd
 
 
 def in_file_order(problems: list[Problem], pipeline: Pipeline | None) -> list[Problem]:
@@ -93,14 +111,22 @@ def in_file_order(problems: list[Problem], pipeline: Pipeline | None) -> list[Pr
 
 
 def read(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None,
-         source: str | None = None) -> tuple[Pipeline | None, list[Problem]]:
+         source: str | None = None, root_dir: str | os.PathLike[str] | None = None,
+         ) -> tuple[Pipeline | None, list[Problem]]:
     """The model and the problems met while reading; the model is None when the file is unusable."""
     named, document, problems, default_base = _document(pipeline_json, source)
     if document is None:
         return None, problems
     base = Path(base_dir) if base_dir is not None else default_base
+    if root_dir is not None:
+        root = Path(root_dir)
+    else:  # a file's own folder may sit below the working folder; text and dicts have no file
+        root = default_root(base) if base_dir is None and isinstance(pipeline_json, (str, os.PathLike)) \
+            and base != Path.cwd() else base
     reader = _Reader(source=named, base_dir=base)
     pipeline = reader.pipeline(document)
+    if pipeline is not None:
+        pipeline = replace(pipeline, root_dir=root)
     for note in reader.notes:
         logger.warning("warning: %s", note)
     return pipeline, problems + reader.problems

@@ -92,6 +92,7 @@ def katib_experiment(pipeline_json: Any, *, objective: str, goal: str = "maximiz
                      objective_goal: float | None = None, additional_metrics: Iterable[str] = (),
                      name: str | None = None, namespace: str | None = None, metrics_node: str | None = None,
                      storage: Any = None, base_dir: str | os.PathLike[str] | None = None,
+                     root_dir: str | os.PathLike[str] | None = None,
                      scope: str = "auto") -> dict[str, Any]:
     """The Katib v1beta1 Experiment (a dict to dump as YAML) searching the given run parameters.
 
@@ -113,7 +114,7 @@ def katib_experiment(pipeline_json: Any, *, objective: str, goal: str = "maximiz
         raise UsageError(f"parallel ({parallel}) cannot exceed max trials ({max_trials})")
     if not objective or not isinstance(objective, str):
         raise UsageError("--objective names the metric to optimize (a name in the node's metrics file)")
-    compiled = compile_pipeline(pipeline_json, base_dir=base_dir, storage=storage, scope=scope, deterministic=True)
+    compiled = compile_pipeline(pipeline_json, base_dir=base_dir, root_dir=root_dir, storage=storage, scope=scope, deterministic=True)
     plan = compiled.plan
     specs = parse_search_space(plan, params)
     experiment_name = name or compiled.pipeline.name.lower().replace("_", "-").replace(" ", "-")

@@ -20,7 +20,7 @@ from . import nodespec, quiet
 from .model import Node, Pipeline
 from .params import ParameterPlan
 from .runtime.command import container_command
-from .storage import StorageConfig
+from .storage import StorageConfig, archive_file
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,7 +92,7 @@ def _container_op(dsl: Any, k8s: Any, node: Node, task: str, plan: ParameterPlan
     for binding in plan.bindings_of(node.id):
         container.add_env_variable(k8s.V1EnvVar(name=binding.env_name, value=params[binding.param]))
     spec = nodespec.NodeSpec(
-        task=task, label=node.label, kind=node.kind.short, file=node.filename,
+        task=task, label=node.label, kind=node.kind.short, file=archive_file(node),
         archive_key=archive.archive_key, archive_sha256=archive.archive_sha256,
         outputs=node.outputs, parents=parents, position=position, endpoint=storage.endpoint,
         bucket=storage.bucket, prefix=storage.prefix, region=storage.region)

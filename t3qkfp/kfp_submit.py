@@ -264,6 +264,7 @@ def submit(pipeline_json: Any, *, host: str, experiment: str | None = None,
            pipeline_name: str | None = None, namespace: str | None = None,
            auth: KfpAuth | None = None, wait: bool = False, schedule: str | None = None,
            storage: Any = None, base_dir: str | os.PathLike[str] | None = None,
+           root_dir: str | os.PathLike[str] | None = None,
            upload_files: bool = True, timeout: float | None = None,
            request_timeout: float = 30.0, poll_interval: float = 5.0,
            on_status: Callable[[str], None] | None = None,
@@ -297,7 +298,7 @@ def submit(pipeline_json: Any, *, host: str, experiment: str | None = None,
     namespace = namespace or os.environ.get(ENV_NAMESPACE) or None
     report = on_status or (lambda line: log.info("%s", line))
 
-    compiled = compile_pipeline(pipeline_json, base_dir=base_dir, storage=storage, deterministic=True)
+    compiled = compile_pipeline(pipeline_json, base_dir=base_dir, root_dir=root_dir, storage=storage, deterministic=True)
     overrides = check_overrides(compiled.plan, params)
     name = pipeline_name or compiled.pipeline.name
     if not name or len(name) > MAX_NAME_LENGTH:

@@ -84,7 +84,8 @@ class LocalRun:
 # --- the whole thing ---------------------------------------------------------------------------
 
 def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
-              base_dir: str | os.PathLike[str] | None = None, storage: StorageConfig | None = None,
+              base_dir: str | os.PathLike[str] | None = None,
+              root_dir: str | os.PathLike[str] | None = None, storage: StorageConfig | None = None,
               workdir: str | os.PathLike[str] | None = None,
               results_dir: str | os.PathLike[str] | None = None, scope: str = "auto",
               credentials: Credentials | None = None, create_bucket: bool = False,
@@ -113,7 +114,7 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
 
     # Unknown names, values that do not fit a typed parameter and values Argo cannot carry fail
     # before a server starts, by the check `submit` uses: the plan has the workflow's names and types.
-    pipeline = load(pipeline_json, base_dir=base_dir)  # once: compiled below from the same model
+    pipeline = load(pipeline_json, base_dir=base_dir, root_dir=root_dir)  # once: compiled below from the same model
     params = check_overrides(plan(pipeline, scope=scope), params)
     stream = out if out is not None else sys.stderr
     run_id = str(uuid.uuid4())

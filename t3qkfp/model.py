@@ -135,7 +135,9 @@ class Pipeline:
     """A whole Elyra pipeline: the nodes in file order and the declared pipeline parameters.
 
     `source` names the file for messages ('<string>' for JSON text); `base_dir` is the folder
-    node files are relative to (the .pipeline file's folder).
+    node files are relative to (the .pipeline file's folder); `root_dir` is the workspace root
+    (Elyra's Jupyter root_dir) that node files and dependencies must stay inside, so a file
+    dragged in from a sibling folder (`../scripts/setup.py`) is found; None means `base_dir`.
     """
 
     source: str
@@ -146,6 +148,12 @@ class Pipeline:
     nodes: tuple[Node, ...]
     parameters: tuple[ElyraParameter, ...] = ()
     refused_node_ids: tuple[str, ...] = ()  # nodes the reader refused (links to them are not dangling)
+    root_dir: Path | None = None
+
+    @property
+    def root(self) -> Path:
+        """The workspace root node files must stay inside (the pipeline folder unless set)."""
+        return self.root_dir if self.root_dir is not None else self.base_dir
 
     def node(self, node_id: str) -> Node:
         """The node with this id (KeyError if absent: callers pass validated ids)."""

@@ -27,7 +27,7 @@ import tarfile
 import time
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Mapping, TextIO
 from urllib.parse import urlsplit
 
@@ -173,20 +173,59 @@ class Archive:
         return config.key("archives", f"{self.sha256}.tar.gz")
 
 
+def archive_top(pipeline: Pipeline, node: Node) -> Path:
+    """The folder a node's archive is packed from: the pipeline's folder, or for a file outside it
+    (`../scripts/setup.py`, inside the workspace root) the file's own folder.
+
+    Elyra 2.x packs every node from its file's folder (elyra v2.2.4 util/archive.py) and the pod
+    runs the file from there; t3qkfp keeps the pipeline folder for files inside it (their archive
+    and sha256 stay what they were) and the pod still runs each file from its own folder
+    (node_runtime.py), so either top gives the user's code the same view of its files.
+    """
+    if _leaves(node.filename):
+        return (pipeline.base_dir / node.filename).parent
+    return pipeline.base_dir
+
+
+def archive_file(node: Node) -> str:
+    """The node's file as the archive (and the pod) names it, relative to archive_top."""
+    return PurePosixPath(node.filename).name if _leaves(node.filename) else node.filename
+
+
+def _leaves(filename: str) -> bool:
+    """True when the file name starts with '..' (a file beside the pipeline's folder)."""
+    return posixpath.normpath(filename).split("/", 1)[0] == ".."
+
+
+_FOLDER = "the pipeline folder"
+
+
 def node_files(pipeline: Pipeline, node: Node) -> tuple[tuple[str, ...], list[Problem]]:
-    """The files a node's archive holds (paths relative to the pipeline folder), and what is wrong.
+    """The files a node's archive holds (paths relative to archive_top), and what is wrong.
 
     The node's file plus its `dependencies`: patterns relative to the file's folder, matched as
     Elyra matches them (see _dependency_paths);
     a folder brings its files, and its subfolders only with `include_subdirectories`. Anything
-    that resolves outside the pipeline folder (`..`, absolute paths, symlinks leading out) is a
-    problem, so a link to ~/.aws/credentials can never be packed.
+    that resolves outside the workspace root (`..` beyond it, absolute paths, symlinks leading
+    out) is a problem, so a link to ~/.aws/credentials can never be packed. The node's file may
+    start with '..' (Elyra's editor writes that for a sibling folder's file); its dependencies
+    may not, as Elyra packs only the file's own folder.
     """
-    root = pipeline.base_dir.resolve()
+    base = pipeline.base_dir
+    workspace = pipeline.root.resolve()
+    top = archive_top(pipeline, node)
+    top_real = top.resolve()
     problems: list[Problem] = []
+    where = _FOLDER if workspace == base.resolve() else f"the workspace root {shown(str(pipeline.root))}"
 
     def loc(field: str) -> Location:
         return Location(file=pipeline.source, node_id=node.id, node_label=node.label, field=field)
+
+    def member(path: Path) -> str | None:
+        """`path`'s archive name, or None when it resolves outside the workspace root."""
+        if _contained(workspace, path) is None:
+            return None
+        return _contained(top_real, path) or os.path.relpath(path, top).replace(os.sep, "/")
 
     found: set[str] = set()
     if "\x00" in node.filename:
@@ -194,12 +233,14 @@ def node_files(pipeline: Pipeline, node: Node) -> tuple[tuple[str, ...], list[Pr
                                 message=f"file {shown(node.filename)} holds U+0000, which no file name can",
                                 hint="rename the file in Elyra"))
         return (), problems
-    file_rel = _contained(root, root / node.filename)
-    if not _plain_relative(node.filename) or file_rel is None:
+    file_rel = member(base / node.filename)
+    if not _plain_relative(node.filename, leading_up=True) or file_rel is None:
         problems.append(Problem(location=loc("filename"),
-                                message=f"file {shown(node.filename)} is outside the pipeline folder",
-                                hint="use a path relative to the .pipeline file, without '..'"))
+                                message=f"file {shown(node.filename)} is outside {where}",
+                                hint="use a path relative to the .pipeline file, without '..'" if where == _FOLDER
+                                else "use a path relative to the .pipeline file that stays inside the root"))
         return (), problems
+    root = base
     odd = regular_file_problem(root / node.filename)
     if odd:
         problems.append(Problem(location=loc("filename"),
@@ -226,8 +267,8 @@ def node_files(pipeline: Pipeline, node: Node) -> tuple[tuple[str, ...], list[Pr
                                     hint=f"paths are relative to the folder of {shown(node.filename)}"))
             continue
         for path in paths:
-            rel = _contained(root, path)
-            shown_path = os.path.relpath(path, root) if str(path).startswith(str(root)) else str(path)
+            rel = member(path)
+            shown_path = os.path.relpath(path, root)
             broken = _broken_link(path)
             if broken and (rel is not None or not path.exists()):  # a dangling or looping link
                 problems.append(Problem(location=loc(field),
@@ -235,7 +276,7 @@ def node_files(pipeline: Pipeline, node: Node) -> tuple[tuple[str, ...], list[Pr
                                         hint="remove the link, or copy the file into the pipeline folder"))
             elif rel is None:
                 problems.append(Problem(location=loc(field),
-                                        message=f"dependency {shown(pattern)} includes {shown(shown_path)}, a link that leads outside the pipeline folder",
+                                        message=f"dependency {shown(pattern)} includes {shown(shown_path)}, a link that leads outside {where}",
                                         hint="copy the file into the pipeline folder instead of linking to it"))
             elif rel == RUNTIME_MEMBER or rel.startswith(".t3qkfp/"):
                 problems.append(Problem(location=loc(field),
@@ -265,9 +306,14 @@ def _broken_link(path: Path) -> str:
     return "" if target.is_file() else "a link to a folder (name the folder itself)"
 
 
-def _plain_relative(path: str) -> bool:
-    p = Path(path)
-    return bool(path) and not p.is_absolute() and ".." not in p.parts and "\\" not in path \
+def _plain_relative(path: str, *, leading_up: bool = False) -> bool:
+    """Relative, without '~', '\\' or NUL, and without '..' (with `leading_up`: only leading ones,
+    so `../scripts/x.py` passes but `a/../../x.py` does not)."""
+    parts = Path(path).parts
+    if leading_up:
+        while parts and parts[0] == "..":
+            parts = parts[1:]
+    return bool(path) and not Path(path).is_absolute() and ".." not in parts and "\\" not in path \
         and "\x00" not in path and not path.startswith("~")
 
 
@@ -342,7 +388,7 @@ def build_archive(pipeline: Pipeline, node: Node, members: tuple[str, ...]) -> A
     Sorted members, zero mtimes and owners, a gzip header without time or name: the same files
     always give the same sha256, which is the object key.
     """
-    root = pipeline.base_dir.resolve()
+    root = archive_top(pipeline, node).resolve()
     buffer = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=0) as gz:
         with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -484,7 +530,8 @@ def ensure_bucket(client: Any, config: StorageConfig, *, create: bool = False) -
 
 
 def upload(pipeline_json_or_model: Any, *, config: StorageConfig | None = None,
-           base_dir: str | os.PathLike[str] | None = None, credentials: Credentials | None = None,
+           base_dir: str | os.PathLike[str] | None = None,
+           root_dir: str | os.PathLike[str] | None = None, credentials: Credentials | None = None,
            access_key: str | None = None, secret_key: str | None = None,
            create_bucket: bool = False, progress: TextIO | None = None) -> list[UploadResult]:
     """Build every node's archive and put it into the bucket; existing keys are skipped.
@@ -495,7 +542,7 @@ def upload(pipeline_json_or_model: Any, *, config: StorageConfig | None = None,
     AWS_SECRET_ACCESS_KEY. Raises PipelineError for unusable node files, StorageError otherwise.
     """
     from .elyra_reader import load
-    pipeline = load(pipeline_json_or_model, base_dir=base_dir)
+    pipeline = load(pipeline_json_or_model, base_dir=base_dir, root_dir=root_dir)
     config = config or StorageConfig.resolve()
     if credentials is None:
         credentials = (Credentials(access_key=access_key, secret_key=secret_key)

@@ -376,6 +376,7 @@ def merge_metrics(per_node: Iterable[tuple[str, Iterable[tuple[str, float]]]]) -
 def sweep_local(pipeline_json: Any, grid: Mapping[str, Any], *, random: int | None = None,
                 seed: int | None = None, max_runs: int | None = DEFAULT_MAX_RUNS, parallel: int = 1,
                 workdir: str | os.PathLike[str] | None = None, base_dir: str | os.PathLike[str] | None = None,
+                root_dir: str | os.PathLike[str] | None = None,
                 scope: str = "auto", name: str | None = None,
                 on_progress: Callable[[str], None] | None = None,
                 stop: threading.Event | None = None) -> SweepResult:
@@ -393,7 +394,7 @@ def sweep_local(pipeline_json: Any, grid: Mapping[str, Any], *, random: int | No
 
     if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
         raise UsageError(f"parallel must be a whole number, 1 or more, not {parallel!r}")
-    pipeline = load(pipeline_json, base_dir=base_dir)
+    pipeline = load(pipeline_json, base_dir=base_dir, root_dir=root_dir)
     the_plan = make_plan(pipeline, scope=scope)
     combos = combinations(the_plan, normalize_grid(the_plan, grid), random=random, seed=seed, max_runs=max_runs)
     root = Path(workdir) if workdir is not None else Path(__import__("tempfile").mkdtemp(prefix="t3qkfp-sweep-"))
@@ -491,7 +492,8 @@ def sweep(pipeline_json: Any, grid: Mapping[str, Any], *, host: str, random: int
           seed: int | None = None, max_runs: int | None = DEFAULT_MAX_RUNS, parallel: int | None = None,
           wait: bool = False, experiment: str | None = None, name: str | None = None,
           pipeline_name: str | None = None, namespace: str | None = None, auth: Any = None,
-          storage: Any = None, base_dir: str | os.PathLike[str] | None = None, upload_files: bool = True,
+          storage: Any = None, base_dir: str | os.PathLike[str] | None = None,
+          root_dir: str | os.PathLike[str] | None = None, upload_files: bool = True,
           timeout: float | None = None, request_timeout: float = 30.0, poll_interval: float = 5.0,
           on_progress: Callable[[str], None] | None = None,
           on_started: Callable[[SweepRun], None] | None = None) -> SweepResult:
@@ -520,7 +522,7 @@ def sweep(pipeline_json: Any, grid: Mapping[str, Any], *, host: str, random: int
     auth.check()
     namespace = namespace or os.environ.get(ENV_NAMESPACE) or None
     report = on_progress or (lambda line: None)
-    compiled = compile_pipeline(pipeline_json, base_dir=base_dir, storage=storage, deterministic=True)
+    compiled = compile_pipeline(pipeline_json, base_dir=base_dir, root_dir=root_dir, storage=storage, deterministic=True)
     combos = combinations(compiled.plan, normalize_grid(compiled.plan, grid), random=random, seed=seed,
                           max_runs=max_runs)
     pipe_name = pipeline_name or compiled.pipeline.name

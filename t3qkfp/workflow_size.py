@@ -20,6 +20,7 @@ from . import nodespec
 from .errors import Location, PipelineError, Problem
 from .model import Pipeline
 from .params import ParameterPlan
+from .storage import archive_file
 
 WARN_BYTES = 1 << 20          # 1 MiB: still fits, but not much more will
 MAX_BYTES = 3 << 19           # 1.5 MiB: etcd's default --max-request-bytes (1,572,864)
@@ -94,7 +95,7 @@ def estimate(pipeline: Pipeline, plan: ParameterPlan) -> SizeReport:
         bindings = plan.bindings_of(node.id)
         names = sorted({b.param for b in bindings})
         spec = nodespec.NodeSpec(
-            task=task, label=node.label, kind=node.kind.short, file=node.filename,
+            task=task, label=node.label, kind=node.kind.short, file=archive_file(node),
             archive_key="t3qkfp/archives/" + "0" * 64 + ".tar.gz", archive_sha256="0" * 64,
             outputs=node.outputs, parents=tuple(tasks[p] for p in node.parents), position=position[node.id],
             endpoint="http://minio-service.kubeflow:9000",

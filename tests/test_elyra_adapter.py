@@ -627,3 +627,31 @@ def test_the_pth_shim_does_nothing_when_t3qkfp_is_gone():
     here = subprocess.run([sys.executable, "-c", code + "; import sys; print('t3qkfp.elyra_compat' in sys.modules)"],
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert here.returncode == 0 and here.stdout.strip() == "True", here.stderr
+
+
+@needs_elyra
+def test_export_takes_a_sibling_folder_file_inside_elyras_root(workspace, registry, tmp_path):
+    """Issue 10 point 5: Elyra's editor saves `../shared/train.py` for a file dragged in from a
+    sibling folder; the adapter passes Elyra's root_dir, so the export compiles what
+    `t3qkfp compile --root` compiles, the file packed from its own folder."""
+    make_runtime(cos_endpoint="http://minio.example:9000", cos_bucket="elyra-bucket")
+    churn, shared = workspace / "projects" / "churn", workspace / "projects" / "shared"
+    shared.mkdir()
+    (churn / "train.py").rename(shared / "train.py")
+    shutil.copytree(churn / "utils", shared / "utils")
+    saved = json.loads((churn / PIPELINE_FILE).read_text(encoding="utf-8"))
+    saved["pipelines"][0]["nodes"][1]["app_data"]["filename"] = "../shared/train.py"
+    (churn / PIPELINE_FILE).write_text(json.dumps(saved, indent=2), encoding="utf-8")
+    doc = editor_document(workspace)
+    doc["pipelines"][0]["nodes"][1]["app_data"]["filename"] = "projects/shared/train.py"
+    target = "projects/churn/churn-elyra2.yaml"
+    assert export(workspace, doc, "yaml", target, False) == target
+    expected = tmp_path / "expected.yaml"
+    compiled = t3qkfp.compile_pipeline(churn / PIPELINE_FILE, root_dir=workspace,
+                                       storage=expected_storage("http://minio.example:9000", "elyra-bucket"))
+    compiled.write(expected)
+    assert (workspace / target).read_bytes() == expected.read_bytes()
+    train = compiled.archives[saved["pipelines"][0]["nodes"][1]["id"]]
+    assert train.members == ("train.py", "utils/scoring.py")
+    with pytest.raises(PipelineError, match="'../shared/train.py' is outside the pipeline folder"):
+        t3qkfp.load(churn / PIPELINE_FILE, root_dir=churn)
