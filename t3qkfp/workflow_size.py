@@ -104,7 +104,13 @@ def estimate(pipeline: Pipeline, plan: ParameterPlan) -> SizeReport:
         env.append({"name": nodespec.NODE_ENV, "value": spec.encode()})
         secret = {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {
             "key": "secretkey", "name": "mlpipeline-minio-artifact"}}}
-        env.extend([secret] * (2 + len(node.secrets)))
+        env.append({"name": nodespec.RUN_ID_ENV, "value": nodespec.RUN_ID_VALUE})
+        # The user's secrets, the loader's two private entries, and the storage secret's AWS_*
+        # copies for the user's code where the user's own secrets do not set them (kfp_build).
+        user_secrets = {s.name for s in node.secrets}
+        copies = sum(name not in user_secrets
+                     for name in (nodespec.USER_ACCESS_KEY_ENV, nodespec.USER_SECRET_KEY_ENV))
+        env.extend([secret] * (len(node.secrets) + 2 + copies))
         template = {"name": task, "container": {"command": command, "env": env, "image": node.runtime_image},
                     "inputs": {"parameters": [{"name": n} for n in names]},
                     "outputs": {"artifacts": [{"name": "mlpipeline-ui-metadata", "path": nodespec.UI_METADATA_PATH},
