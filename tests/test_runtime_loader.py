@@ -290,7 +290,7 @@ def test_wrong_credentials(s3: S3Server, tmp_path: Path) -> None:
     spec = spec_for(s3, make_archive({"main.py": b""}))
     done = run_pod(spec, tmp_path / "pod", s3, access_key="AKIAWRONGWRONGWRONG0", secret_key="nope")
     assert done.returncode == 1
-    assert "credentials refused (InvalidAccessKeyId)" in done.stderr
+    assert "credentials refused (InvalidAccessKeyId): check the storage secret's access and secret keys" in done.stderr
     assert "nope" not in done.stderr
 
 

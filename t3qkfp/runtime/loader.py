@@ -28,7 +28,7 @@ def s3(m,key,body=b""):
   with U.urlopen(r,timeout=60) as f:return f.read()
  except U.HTTPError as x:
   o=x.read().decode("utf-8","replace");o=o.split("<Code>")[1].split("<")[0] if "<Code>" in o else str(x.code)
-  if o in("InvalidAccessKeyId","SignatureDoesNotMatch","AccessDenied","403"):o="credentials refused (%s): check the secret's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"%o
+  if o in("InvalidAccessKeyId","SignatureDoesNotMatch","AccessDenied","403"):o="credentials refused (%s): check the storage secret's access and secret keys"%o
   if o=="NoSuchBucket":o="bucket %r does not exist"%C["bucket"]
   raise E("%s: %s"%(o,w))
  except OSError as x:raise E("cannot reach object storage at %s: %s"%(e,getattr(x,"reason",x)))
