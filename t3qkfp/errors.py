@@ -166,6 +166,9 @@ MAX_FILE_SHOWN = 300  # characters of a file name in a location
 MAX_PROBLEM_SHOWN = 2000  # characters of one problem line: every message stays readable
 
 
+FOREIGN_TEXT = 300  # characters of a server's or library's message quoted in ours
+
+
 def bounded(text: str, limit: int) -> str:
     """`text`, or its start and end around a note of how much was left out when over `limit`."""
     if len(text) <= limit:

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from . import quiet
-from .errors import (MAX_PROBLEM_SHOWN, SubmitError, SubmittedRunError, T3qkfpError, UsageError,
+from .errors import (FOREIGN_TEXT, MAX_PROBLEM_SHOWN, SubmitError, SubmittedRunError, T3qkfpError, UsageError,
                      WaitInterrupted, bounded, shown)
 from .params import check_overrides
 from .progress import duration
@@ -55,7 +55,6 @@ log = logging.getLogger("t3qkfp")
 API_PATH = "/apis/v1beta1"
 SESSION_COOKIE = "authservice_session"
 MAX_NAME_LENGTH = 100  # KFP 1.2 upload server: pipeline and version names (server/util.go)
-FOREIGN_TEXT = 300  # characters of a server's or library's message quoted in ours
 MAX_MESSAGE = MAX_PROBLEM_SHOWN  # no SubmitError is longer (server text is clipped before)
 TERMINAL = {"succeeded", "failed", "error", "skipped", "terminated"}
 # Env vars read when no credential is passed; never read from the pipeline file.

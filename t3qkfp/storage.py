@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Mapping, TextIO
 from urllib.parse import urlsplit
 
-from .errors import Location, PipelineError, Problem, StorageError, UsageError, shown
+from .errors import FOREIGN_TEXT, Location, PipelineError, Problem, StorageError, UsageError, bounded, shown
 from .model import Node, Pipeline
 from .progress import Bar, duration, size
 from .user_files import read_regular, regular_file_problem
@@ -500,11 +500,13 @@ def storage_error(exc: Exception, config: StorageConfig, action: str) -> Storage
         if exc.code == "NoSuchBucket":
             return StorageError(f"{action}: bucket {config.bucket!r} does not exist at {config.endpoint}; "
                                 "create it, or pass --create-bucket / create_bucket=True")
-        return StorageError(f"{action}: object storage at {where} answered {exc.code}: {exc.message}")
+        return StorageError(f"{action}: object storage at {where} answered {bounded(str(exc.code), 80)}: "
+                            f"{bounded(str(exc.message), FOREIGN_TEXT)}")
     reason = getattr(exc, "reason", None)
     text = str(reason if reason is not None else exc)
     text = re.sub(r"^<[^>]*>: ", "", text)  # urllib3 1.x prefixes the connection object's repr
-    return StorageError(f"{action}: cannot reach the object storage endpoint {config.endpoint}: {text}")
+    return StorageError(f"{action}: cannot reach the object storage endpoint {config.endpoint}: "
+                        f"{bounded(text, FOREIGN_TEXT)}")
 
 
 def _storage_call(config: StorageConfig, action: str, func: Any, *args: Any, **kwargs: Any) -> Any:

@@ -54,3 +54,23 @@ def test_a_long_missing_path_is_shortened():
 def test_every_problem_line_is_bounded_even_of_control_characters():
     line = str(Problem(location=Location(file="f"), message="\x1b" * 10_000))
     assert len(line) <= MAX_PROBLEM_SHOWN and "\x1b" not in line
+
+
+def test_object_storage_answers_are_bounded():
+    """A 2 MB S3 error message or connection reason is clipped like submit's server text."""
+    import urllib3
+    from minio.error import S3Error
+
+    from t3qkfp.errors import FOREIGN_TEXT
+    from t3qkfp.storage import StorageConfig, storage_error
+
+    config = StorageConfig()
+    huge = "x" * 2_000_000
+    answer = S3Error(response=urllib3.HTTPResponse(status=500), code="InternalError", message=huge,
+                     resource="/mlpipeline", request_id="req", host_id="host")
+    unreachable = urllib3.exceptions.MaxRetryError(None, "/mlpipeline", reason=OSError(huge))
+    for exc in (answer, unreachable):
+        text = str(storage_error(exc, config, "uploading"))
+        assert text.startswith("uploading: ")
+        assert "characters left out" in text
+        assert len(text) < FOREIGN_TEXT + 300
