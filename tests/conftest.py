@@ -165,3 +165,21 @@ def _redacted(text: str) -> str:
     for credential in sorted(TEST_CREDENTIALS, key=len, reverse=True):
         text = text.replace(credential, "<test credential>")
     return text
+
+
+@pytest.fixture
+def no_user_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's own KFP env vars must not leak into tests that submit."""
+    for var in ("T3QKFP_KFP_TOKEN", "T3QKFP_KFP_COOKIE", "T3QKFP_KFP_USERNAME",
+                "T3QKFP_KFP_PASSWORD", "T3QKFP_KFP_NAMESPACE", "T3QKFP_KFP_HOST"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def kfp():
+    """The KFP 1.2 API stand-in on loopback; every request it saw must fit KFP's API definitions."""
+    from kfp_standin import KfpStandin
+
+    with KfpStandin() as server:
+        yield server
+        assert server.violations == []

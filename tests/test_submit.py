@@ -9,7 +9,6 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import yaml
@@ -30,19 +29,7 @@ CHURN = ROOT / "examples" / "churn" / "churn.pipeline"
 TYPED = ROOT / "tests" / "cases" / "v3_kv_env" / "input.pipeline"  # Integer, Float, Bool, String
 
 
-@pytest.fixture(autouse=True)
-def no_user_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The developer's own KFP env vars must not leak into these tests."""
-    for var in ("T3QKFP_KFP_TOKEN", "T3QKFP_KFP_COOKIE", "T3QKFP_KFP_USERNAME",
-                "T3QKFP_KFP_PASSWORD", "T3QKFP_KFP_NAMESPACE", "T3QKFP_KFP_HOST"):
-        monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def kfp() -> Iterator[KfpStandin]:
-    with KfpStandin() as server:
-        yield server
-        assert server.violations == []
+pytestmark = pytest.mark.usefixtures("no_user_credentials")
 
 
 def go(server: KfpStandin, path: Path = CHURN, **kwargs: object) -> SubmitResult:

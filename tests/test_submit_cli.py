@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -23,13 +22,6 @@ from kfp_standin import KfpStandin
 ROOT = Path(__file__).resolve().parents[1]
 CHURN = ROOT / "examples" / "churn" / "churn.pipeline"
 SECRETS = ("tok-SECRET-4f8a9c", "cookie-SECRET-77aa21", "pw-SECRET-0d3e5b")
-
-
-@pytest.fixture
-def kfp() -> Iterator[KfpStandin]:
-    with KfpStandin() as server:
-        yield server
-        assert server.violations == []
 
 
 def clean_env(**extra: str) -> dict[str, str]:

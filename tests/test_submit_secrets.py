@@ -36,18 +36,7 @@ PASSWORD = "pw-secret-8d2e61"
 TOKEN_PIECES = (TOKEN[:8], TOKEN[-8:])
 
 
-@pytest.fixture(autouse=True)
-def no_user_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("T3QKFP_KFP_TOKEN", "T3QKFP_KFP_COOKIE", "T3QKFP_KFP_USERNAME",
-                "T3QKFP_KFP_PASSWORD", "T3QKFP_KFP_NAMESPACE", "T3QKFP_KFP_HOST"):
-        monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def kfp() -> Iterator[KfpStandin]:
-    with KfpStandin() as server:
-        yield server
-        assert server.violations == []
+pytestmark = pytest.mark.usefixtures("no_user_credentials")
 
 
 @pytest.fixture(autouse=True)
