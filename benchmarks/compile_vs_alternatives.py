@@ -180,11 +180,9 @@ def dsl_function(case: Case, literal: dict[str, Any], *, with_params: bool) -> C
                 op.container.add_env_variable(k8s.V1EnvVar(name=env_name, value=values[param]))
             op.container.add_env_variable(k8s.V1EnvVar(name=nodespec.NODE_ENV, value=literal["spec"][i]))
             op.container.add_env_variable(k8s.V1EnvVar(name=nodespec.RUN_ID_ENV, value=nodespec.RUN_ID_VALUE))
-            # The loader's private storage keys, then their AWS_* copies for the user's code.
-            for name, key in ((nodespec.ACCESS_KEY_ENV, "access-key"), (nodespec.USER_ACCESS_KEY_ENV, "access-key"),
-                              (nodespec.SECRET_KEY_ENV, "secret-key"), (nodespec.USER_SECRET_KEY_ENV, "secret-key")):
+            for name, key in nodespec.storage_secret_env(frozenset()):
                 op.container.add_env_variable(k8s.V1EnvVar(name=name, value_from=k8s.V1EnvVarSource(
-                    secret_key_ref=k8s.V1SecretKeySelector(name="mlpipeline-minio-artifact", key=key))))
+                    secret_key_ref=k8s.V1SecretKeySelector(name="mlpipeline-minio-artifact", key=key + "key"))))
             for parent in case.parents(i):
                 op.after(made[parent])
             made.append(op)

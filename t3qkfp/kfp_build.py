@@ -100,12 +100,9 @@ def _container_op(dsl: Any, k8s: Any, node: Node, task: str, plan: ParameterPlan
     container.add_env_variable(k8s.V1EnvVar(name=nodespec.RUN_ID_ENV, value=nodespec.RUN_ID_VALUE))
     for secret in node.secrets:
         container.add_env_variable(_secret_env(k8s, secret.name, secret.secret, secret.key))
-    user_secrets = {secret.name for secret in node.secrets}
-    for private, public, key in ((nodespec.ACCESS_KEY_ENV, nodespec.USER_ACCESS_KEY_ENV, storage.access_key_key),
-                                 (nodespec.SECRET_KEY_ENV, nodespec.USER_SECRET_KEY_ENV, storage.secret_key_key)):
-        container.add_env_variable(_secret_env(k8s, private, storage.secret, key))
-        if public not in user_secrets:  # the user's own AWS_* secret wins, as it does under Elyra
-            container.add_env_variable(_secret_env(k8s, public, storage.secret, key))
+    keys = {"access": storage.access_key_key, "secret": storage.secret_key_key}
+    for name, key in nodespec.storage_secret_env({secret.name for secret in node.secrets}):
+        container.add_env_variable(_secret_env(k8s, name, storage.secret, keys[key]))
     _kubernetes(k8s, op, node)
     resources = node.resources
     if resources.cpu is not None:

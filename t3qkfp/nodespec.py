@@ -26,6 +26,22 @@ SECRET_KEY_ENV = "T3QKFP_S3_SECRET_KEY"
 # same name takes the place of each (the compiler then leaves that entry out).
 USER_ACCESS_KEY_ENV = "AWS_ACCESS_KEY_ID"
 USER_SECRET_KEY_ENV = "AWS_SECRET_ACCESS_KEY"
+
+
+def storage_secret_env(user_secrets: frozenset[str] | set[str]) -> tuple[tuple[str, str], ...]:
+    """The container's storage-secret entries, in order: (env name, "access" or "secret" key).
+
+    The loader's private pair always; the AWS_* copy for the user's code only where the user's
+    own kubernetes_secrets do not set that name (theirs wins, as under Elyra, and each name
+    appears once). One list for kfp_build, the size estimate and the benchmark.
+    """
+    entries: list[tuple[str, str]] = []
+    for private, public, key in ((ACCESS_KEY_ENV, USER_ACCESS_KEY_ENV, "access"),
+                                 (SECRET_KEY_ENV, USER_SECRET_KEY_ENV, "secret")):
+        entries.append((private, key))
+        if public not in user_secrets:
+            entries.append((public, key))
+    return tuple(entries)
 METADATA_DIR_ENV = "T3QKFP_METADATA_DIR"  # where KFP's UI metadata / metrics files go (default /tmp)
 SPEC_VERSION = 2
 

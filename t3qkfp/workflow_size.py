@@ -105,12 +105,8 @@ def estimate(pipeline: Pipeline, plan: ParameterPlan) -> SizeReport:
         secret = {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {
             "key": "secretkey", "name": "mlpipeline-minio-artifact"}}}
         env.append({"name": nodespec.RUN_ID_ENV, "value": nodespec.RUN_ID_VALUE})
-        # The user's secrets, the loader's two private entries, and the storage secret's AWS_*
-        # copies for the user's code where the user's own secrets do not set them (kfp_build).
-        user_secrets = {s.name for s in node.secrets}
-        copies = sum(name not in user_secrets
-                     for name in (nodespec.USER_ACCESS_KEY_ENV, nodespec.USER_SECRET_KEY_ENV))
-        env.extend([secret] * (len(node.secrets) + 2 + copies))
+        storage_entries = nodespec.storage_secret_env({s.name for s in node.secrets})
+        env.extend([secret] * (len(node.secrets) + len(storage_entries)))
         template = {"name": task, "container": {"command": command, "env": env, "image": node.runtime_image},
                     "inputs": {"parameters": [{"name": n} for n in names]},
                     "outputs": {"artifacts": [{"name": "mlpipeline-ui-metadata", "path": nodespec.UI_METADATA_PATH},
