@@ -47,7 +47,7 @@ def main(sizes: list[int]) -> None:
 
     from t3qkfp import argo_emit
     from t3qkfp.compiler import compile_pipeline
-    from t3qkfp.storage import StorageConfig
+    from t3qkfp.storage_settings import StorageConfig
 
     for n in sizes:
         with tempfile.TemporaryDirectory() as tmp:

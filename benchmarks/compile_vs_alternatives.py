@@ -103,7 +103,7 @@ def best(func: Callable[[], Any], repeat: int) -> tuple[float, float]:
 
 def t3qkfp_compile(path: Path) -> str:
     from t3qkfp.compiler import compile_pipeline
-    from t3qkfp.storage import StorageConfig
+    from t3qkfp.storage_settings import StorageConfig
     return compile_pipeline(path, storage=StorageConfig(), deterministic=True, allow_large=True).yaml
 
 
@@ -113,7 +113,7 @@ def t3qkfp_stages(path: Path) -> dict[str, float]:
 
     from t3qkfp import argo_emit, compiler, elyra_reader, kfp_build, params, workflow_size
     from t3qkfp.invariants import workflow_problems
-    from t3qkfp.storage import StorageConfig
+    from t3qkfp.storage_settings import StorageConfig
 
     times: dict[str, float] = {}
 
@@ -146,7 +146,7 @@ def _node_specs(path: Path) -> dict[str, Any]:
     """Per node, the strings the hand-written DSL carries as literals (task, command, node spec)."""
     from t3qkfp import nodespec
     from t3qkfp.compiler import compile_pipeline
-    from t3qkfp.storage import StorageConfig
+    from t3qkfp.storage_settings import StorageConfig
     compiled = compile_pipeline(path, storage=StorageConfig(), deterministic=True, allow_large=True)
     tasks = [task for _, task in compiled.plan.tasks]
     spec = {}
@@ -266,7 +266,7 @@ def compile_rows(cases: list[Case], repeat: int, out: Callable[[str], None]) -> 
     from t3qkfp.compiler import compile_pipeline
     from t3qkfp.kfp_build import kfp_modules
     from t3qkfp.argo_emit import workflow_size
-    from t3qkfp.storage import StorageConfig
+    from t3qkfp.storage_settings import StorageConfig
 
     kfp_modules()
     rows = []

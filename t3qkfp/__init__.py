@@ -26,7 +26,7 @@ _LAZY = {
     "compile_pipeline": ("t3qkfp.compiler", "compile_pipeline"),
     "Compiled": ("t3qkfp.compiler", "Compiled"),
     "ParameterPlan": ("t3qkfp.params", "ParameterPlan"),
-    "StorageConfig": ("t3qkfp.storage", "StorageConfig"),
+    "StorageConfig": ("t3qkfp.storage_settings", "StorageConfig"),
     "upload": ("t3qkfp.storage", "upload"),
     "run_local": ("t3qkfp.local", "run_local"),
     "run_workflow": ("t3qkfp.local", "run_workflow"),

@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 from . import naming
 from .errors import Location, Problem, shown
 from .model import Node, NodeKind, Pipeline
-from .storage import RUNTIME_MEMBER, node_files
+from .node_files import RUNTIME_MEMBER, node_files
 
 RUNTIME_DIR = RUNTIME_MEMBER.split("/", 1)[0]  # '.t3qkfp'
 
@@ -166,7 +166,7 @@ def _check_node(pipeline: Pipeline, node: Node, add, declared: set[str]) -> None
                 node=node, field=_field(pipeline, "filename"))
         members, file_problems = node_files(pipeline, node)
         for member in members:
-            # The archive's .t3qkfp/ holds the node runtime the loader runs (storage.RUNTIME_MEMBER):
+            # The archive's .t3qkfp/ holds the node runtime the loader runs (node_files.RUNTIME_MEMBER):
             # a node file there would shadow it. Dependencies there are refused by node_files.
             if member.split("/", 1)[0] == RUNTIME_DIR:
                 add(f"file {shown(node.filename)} is inside {RUNTIME_DIR}/, which t3qkfp reserves for its node runtime",

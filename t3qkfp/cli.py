@@ -39,7 +39,7 @@ def storage_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def storage_from_options(options: dict[str, Any]) -> Any:
     """The StorageConfig for the storage_options values (flag > env var > config file > default)."""
-    from .storage import StorageConfig
+    from .storage_settings import StorageConfig
 
     return StorageConfig.resolve(endpoint=options.pop("storage_endpoint", None),
                                  bucket=options.pop("storage_bucket", None),

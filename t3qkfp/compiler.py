@@ -12,10 +12,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from . import argo_emit, elyra_reader, kfp_build, params, storage, workflow_size
+from . import argo_emit, elyra_reader, kfp_build, node_files, params, workflow_size
 from .model import Pipeline
 from .params import ParameterPlan
-from .storage import Archive, StorageConfig
+from .node_files import Archive
+from .storage_settings import StorageConfig
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +105,6 @@ def node_archives(pipeline: Pipeline) -> dict[str, Archive]:
     """Every node's archive, built from its files (validated already by checks)."""
     result = {}
     for node in pipeline.nodes:
-        members, _ = storage.node_files(pipeline, node)
-        result[node.id] = storage.build_archive(pipeline, node, members)
+        members, _ = node_files.node_files(pipeline, node)
+        result[node.id] = node_files.build_archive(pipeline, node, members)
     return result

@@ -20,7 +20,8 @@ from . import nodespec, quiet
 from .model import Node, Pipeline
 from .params import ParameterPlan
 from .runtime.command import container_command
-from .storage import StorageConfig, archive_file
+from .node_files import archive_file
+from .storage_settings import StorageConfig
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -37,7 +37,8 @@ from typing import Any, Callable, Mapping, TextIO
 from . import nodespec, quiet
 from .errors import Interrupted, RunError, StorageError, UsageError, did_you_mean
 from .params import check_names, check_override_value
-from .storage import Credentials, StorageConfig
+from .storage import Credentials
+from .storage_settings import StorageConfig
 
 LOCAL_BUCKET_PREFIX = "t3qkfp-local"
 # Host env vars a node process inherits; everything else comes from the container's env, as in a

@@ -20,7 +20,7 @@ from . import nodespec
 from .errors import Location, PipelineError, Problem
 from .model import Pipeline
 from .params import ParameterPlan
-from .storage import archive_file
+from .node_files import archive_file
 
 WARN_BYTES = 1 << 20          # 1 MiB: still fits, but not much more will
 MAX_BYTES = 3 << 19           # 1.5 MiB: etcd's default --max-request-bytes (1,572,864)

@@ -16,7 +16,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from t3qkfp.storage import Credentials, StorageConfig, make_client
+from t3qkfp.storage import Credentials, make_client
+from t3qkfp.storage_settings import StorageConfig
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

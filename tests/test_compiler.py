@@ -21,7 +21,7 @@ import t3qkfp
 from conftest import ROOT
 from t3qkfp import argo_emit, naming
 from t3qkfp.compiler import compile_pipeline
-from t3qkfp.storage import StorageConfig
+from t3qkfp.storage_settings import StorageConfig
 from workflow_checks import go_unsafe_scalars
 
 EXAMPLE = ROOT / "examples" / "churn" / "churn.pipeline"
@@ -51,7 +51,7 @@ def test_both_example_formats_give_the_same_run_parameters():
 
 
 def test_output_is_byte_identical_across_processes_and_hash_seeds(tmp_path):
-    script = ("import sys, t3qkfp; from t3qkfp.storage import StorageConfig;"
+    script = ("import sys, t3qkfp; from t3qkfp.storage_settings import StorageConfig;"
               "c = t3qkfp.compile_pipeline(sys.argv[1], storage=StorageConfig(), deterministic=True);"
               "sys.stdout.write(c.yaml)")
     outputs = set()

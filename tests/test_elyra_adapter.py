@@ -22,7 +22,7 @@ import pytest
 import t3qkfp
 from t3qkfp.elyra_objects import from_elyra_pipeline, runtime_options
 from t3qkfp.errors import PipelineError, T3qkfpError, UsageError
-from t3qkfp.storage import StorageConfig
+from t3qkfp.storage_settings import StorageConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "churn"

@@ -21,7 +21,7 @@ from t3qkfp.compiler import compile_pipeline
 from t3qkfp.display import plan_rows
 from t3qkfp.model import NodeKind
 from t3qkfp.params import plan
-from t3qkfp.storage import StorageConfig
+from t3qkfp.storage_settings import StorageConfig
 
 STORAGE = StorageConfig()
 IMAGE = "registry.example.com/ml/runtime:1.0"

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import TESTS, assert_golden
 from t3qkfp.compiler import compile_pipeline
-from t3qkfp.storage import StorageConfig
+from t3qkfp.storage_settings import StorageConfig
 from workflow_checks import all_problems
 
 CASES = sorted(p for p in (TESTS / "cases").iterdir() if p.is_dir())

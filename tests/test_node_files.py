@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import t3qkfp
-from t3qkfp.storage import node_files
+from t3qkfp.node_files import node_files
 
 TREE = [
     "run.py", "a.csv", "b.txt", ".env", ".x.csv", "data/a.csv", "data/skip.txt", "data/deep/b.csv",

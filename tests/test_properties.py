@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, note, settings, strategies as st
 from t3qkfp import T3qkfpError
 from t3qkfp.compiler import compile_pipeline
 from t3qkfp.params import MAX_PARAMETER_BYTES
-from t3qkfp.storage import StorageConfig
+from t3qkfp.storage_settings import StorageConfig
 from workflow_checks import all_problems
 
 settings.register_profile("t3qkfp", derandomize=True, database=None, deadline=None, print_blob=True,

@@ -21,7 +21,7 @@ import pytest
 
 from t3qkfp import nodespec
 from t3qkfp.runtime.command import LOADER_BLOB, blob_text, container_command, loader_text
-from t3qkfp.storage import RUNTIME_MEMBER, RUNTIME_SOURCE
+from t3qkfp.node_files import RUNTIME_MEMBER, RUNTIME_SOURCE
 
 from conftest import regenerating
 from s3server import S3Server, closed_port_endpoint, s3_server

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT
 from t3qkfp.errors import UsageError
-from t3qkfp.storage import StorageConfig
+from t3qkfp.storage_settings import StorageConfig
 
 EXAMPLE = ROOT / "examples" / "churn" / "churn.pipeline"
 

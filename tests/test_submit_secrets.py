@@ -21,7 +21,7 @@ from t3qkfp.elyra_objects import runtime_options
 from t3qkfp.errors import SubmitError, SubmittedRunError, UsageError
 from t3qkfp.kfp_submit import KfpAuth, SubmitResult, submit
 from t3qkfp.secrecy import scrub
-from t3qkfp.storage import StorageConfig
+from t3qkfp.storage_settings import StorageConfig
 
 from kfp_standin import KfpStandin
 

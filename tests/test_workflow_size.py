@@ -13,7 +13,7 @@ from t3qkfp import workflow_size
 from t3qkfp.cli import main
 from t3qkfp.compiler import compile_pipeline
 from t3qkfp.errors import PipelineError
-from t3qkfp.storage import StorageConfig
+from t3qkfp.storage_settings import StorageConfig
 
 CASES = Path(__file__).resolve().parent / "cases"
 FAN = CASES / "fan_in_fan_out" / "input.pipeline"

@@ -19,7 +19,7 @@ import pytest
 
 import t3qkfp
 from t3qkfp.errors import PipelineError
-from t3qkfp.storage import node_files
+from t3qkfp.node_files import node_files
 
 from invalid_helpers import INVALID
 from s3server import s3_server
