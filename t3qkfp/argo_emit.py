@@ -48,10 +48,8 @@ def to_workflow(pipeline_func: Callable[[], None], params_list: list[Any], *, na
     `deterministic` drops the compilation-time annotation, the only part of KFP's output that
     changes from run to run (research/kfp-1.2.md §1.8), so the same input gives the same bytes.
     """
-    from .kfp_build import kfp_modules
-
-    kfp_modules()
-    from kfp.compiler import Compiler
+    with quiet.silenced():  # kfp_build.build imported kfp already; this only finds its compiler
+        from kfp.compiler import Compiler
 
     # kfp 1.2's compiler trips its own (Pending)DeprecationWarnings on ContainerOp proxies
     # and FutureWarnings about components; none of them is about the user's pipeline.

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Literal, Mapping
 
 from . import naming
+from .checks import argo_safe
 from .errors import Location, PipelineError, Problem, UsageError, did_you_mean, shown
 from .model import ParamType, Pipeline
 
@@ -393,8 +394,6 @@ def check_override_value(name: str, text: str) -> None:
     they are refused before anything is sent. Used by check_overrides (with a plan) and by the
     local runner for a compiled workflow given without its pipeline.
     """
-    from .checks import argo_safe  # checks imports storage; params stays light for the plan
-
     problem = argo_safe(text)
     if problem:
         raise UsageError(f"value of run parameter {name!r} {problem}")

@@ -18,9 +18,11 @@ from typing import Any
 
 from . import nodespec
 from .errors import Location, PipelineError, Problem
+from .kfp_build import topological_positions  # plain Python: kfp_build imports kfp only when building
 from .model import Pipeline
-from .params import ParameterPlan
 from .node_files import archive_file
+from .params import ParameterPlan
+from .runtime.command import container_command
 
 WARN_BYTES = 1 << 20          # 1 MiB: still fits, but not much more will
 MAX_BYTES = 3 << 19           # 1.5 MiB: etcd's default --max-request-bytes (1,572,864)
@@ -82,9 +84,6 @@ def estimate(pipeline: Pipeline, plan: ParameterPlan) -> SizeReport:
     out (each node's template and DAG task, the run parameters in three places) and adds KFP's
     fixed parts; tests hold it within a few percent of the measured size.
     """
-    from .kfp_build import topological_positions  # plain Python: kfp only when building
-    from .runtime.command import container_command
-
     command = container_command()
     tasks = dict(plan.tasks)
     position = topological_positions(pipeline, tasks)
