@@ -35,7 +35,8 @@ _LAZY = {
     "sweep_local": ("t3qkfp.sweeps", "sweep_local"),
     "SweepResult": ("t3qkfp.sweeps", "SweepResult"),
     "katib_experiment": ("t3qkfp.katib", "katib_experiment"),
-    "view": ("t3qkfp.display", "view"),
+    "view": ("t3qkfp.compiler", "view"),
+    "picture": ("t3qkfp.compiler", "picture"),
     "KfpAuth": ("t3qkfp.kfp_submit", "KfpAuth"),
     "SubmitResult": ("t3qkfp.kfp_submit", "SubmitResult"),
 }

@@ -1,7 +1,7 @@
 """`t3qkfp graph`: the DAG picture of a pipeline from the command line.
 
 Owns: the `graph` click command, which cli.py adds when this module exists. Must not: draw
-anything itself (display.py does) or import kfp.
+anything itself (display.py and dag_picture.py do) or import kfp.
 """
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def graph(pipeline_file: str, root: str | None, output: str | None, fmt: str | N
     SVG is drawn without Graphviz when `dot` is missing (a note on stderr says so); PNG, PDF and
     DOT need Graphviz.
     """
-    from .display import drawn_svg, picture_bytes, pipeline_text, write_dag
+    from .dag_picture import drawn_svg, picture_bytes, write_dag
+    from .display import pipeline_text
     from .elyra_reader import load
     from .params import plan
 

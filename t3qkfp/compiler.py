@@ -1,8 +1,9 @@
 """The facade: Elyra JSON → validated model → parameter plan → kfp dsl → Argo workflow.
 
-Owns: `compile()` (what notebooks and the CLI call) and the `Compiled` result that keeps every
-stage's output for display and submission. Compiling is pure: it reads the node files to know
-their archive checksums, and never uploads.
+Owns: `compile()` (what notebooks and the CLI call), the `Compiled` result that keeps every
+stage's output for display and submission, and `view()`/`picture()`, which load and plan a
+source for display.py (which itself only draws what it is given). Compiling is pure: it reads
+the node files to know their archive checksums, and never uploads.
 """
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from . import argo_emit, elyra_reader, kfp_build, node_files, params, workflow_size
+from . import argo_emit, display, elyra_reader, kfp_build, node_files, params, workflow_size
+from .dag_picture import drawn_svg
+from .display import DagPicture, PipelineView
 from .model import Pipeline
 from .params import ParameterPlan
 from .node_files import Archive
@@ -44,12 +47,10 @@ class Compiled:
         return sorted({a.key(self.storage) for a in self.archives.values()})
 
     def _repr_html_(self) -> str:
-        from .display import compiled_html
-        return compiled_html(self)
+        return display.compiled_html(self.pipeline, self.plan, self.workflow)
 
     def __repr__(self) -> str:
-        from .display import pipeline_text
-        return pipeline_text(self.pipeline, self.plan)
+        return display.pipeline_text(self.pipeline, self.plan)
 
 
 def compile_pipeline(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None,
@@ -108,3 +109,20 @@ def node_archives(pipeline: Pipeline) -> dict[str, Archive]:
         members, _ = node_files.node_files(pipeline, node)
         result[node.id] = node_files.build_archive(pipeline, node, members)
     return result
+
+
+def view(source: Any, plan: ParameterPlan | None = None, *, scope: str = "auto") -> PipelineView:
+    """Table and picture of a Pipeline (plus its plan), a Compiled result, or a pipeline file/JSON.
+
+    Use it for a plan you made yourself (`view(pipeline, t3qkfp.plan(pipeline, scope="node"))`).
+    """
+    if hasattr(source, "pipeline") and hasattr(source, "plan") and plan is None:
+        return PipelineView(pipeline=source.pipeline, plan=source.plan)  # a Compiled result
+    source = elyra_reader.load(source)  # a loaded model comes back as it is
+    return PipelineView(pipeline=source, plan=plan if plan is not None else params.plan(source, scope=scope))
+
+
+def picture(source: Any, plan: ParameterPlan | None = None, *, scope: str = "auto") -> DagPicture:
+    """Only the DAG picture (of what `view` takes), as an object Jupyter shows as an image."""
+    shown = view(source, plan, scope=scope)
+    return DagPicture(*drawn_svg(shown.pipeline, shown.plan))

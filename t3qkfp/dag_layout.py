@@ -2,9 +2,9 @@
 
 Owns: placing node boxes in layers left to right (grandalf's Sugiyama layout, the same family of
 algorithm as Graphviz's `dot`), routing each link through the layers it crosses, and writing
-the SVG in the look of display.py's Graphviz picture (rounded boxes, the same rows, colours,
-legend and tooltips, `class="node"`/`class="edge"` groups). Must not: decide what a box says
-beyond what display.py's Graphviz label says, or need any program outside Python.
+the SVG in the look of dag_picture.py's Graphviz picture (rounded boxes, the same rows, colours
+from display_style.py, legend and tooltips, `class="node"`/`class="edge"` groups). Must not:
+decide what a box says beyond what the Graphviz label says, or need any program outside Python.
 
 Why: a JupyterHub user cannot apt-get Graphviz, and without a picture the notebook and
 `t3qkfp graph` lose the DAG. grandalf is small, pure Python and kept (one dependency,
@@ -20,14 +20,15 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .display_style import (DEFAULT_LIMIT, FONT, KIND_STYLE, LABEL_LIMIT, MONO, TEXT_LIMIT, clip, clip_middle,
+                            one_line, parameter_kind, readable)
+
 if TYPE_CHECKING:
     from .model import Node, Pipeline
     from .params import ParameterPlan, RunParameter
 
 NOTE = "drawn without Graphviz; installing Graphviz (`dot`) gives a better layout"
 
-_FONT = "Helvetica,Arial,sans-serif"
-_MONO = "Courier,monospace"
 _PAD = 6.0          # inside a box, around its rows
 _ROW_GAP = 4.0      # between rows
 _LAYER_GAP = 56.0   # between layers (room for the arrows)
@@ -90,13 +91,11 @@ class Box:
 
 
 def node_box(node: "Node", plan: "ParameterPlan", params: dict[str, "RunParameter"]) -> Box:
-    """The rows display.py's Graphviz label has, in the same fonts and colours."""
-    from .display import _DEFAULT_LIMIT, _KIND_STYLE, _LABEL_LIMIT, _TEXT_LIMIT, _clip, _clip_middle, _kind, _shown
-
-    rows = [Row(runs=(Run(text=_clip(node.label, _LABEL_LIMIT), size=13, bold=True),)),
+    """The rows dag_picture.py's Graphviz label has, in the same fonts and colours."""
+    rows = [Row(runs=(Run(text=clip(node.label, LABEL_LIMIT), size=13, bold=True),)),
             Row(runs=(Run(text=f"{node.kind.short}: ", size=10),
-                      Run(text=_clip(node.filename, _TEXT_LIMIT), size=10, mono=True))),
-            Row(runs=(Run(text=f"image: {_clip_middle(node.runtime_image, _TEXT_LIMIT)}", size=9,
+                      Run(text=clip(node.filename, TEXT_LIMIT), size=10, mono=True))),
+            Row(runs=(Run(text=f"image: {clip_middle(node.runtime_image, TEXT_LIMIT)}", size=9,
                           colour="#555555"),))]
     bindings = plan.bindings_of(node.id)
     if not bindings:
@@ -104,8 +103,8 @@ def node_box(node: "Node", plan: "ParameterPlan", params: dict[str, "RunParamete
     width = max((len(b.param) for b in bindings), default=0)
     for i, b in enumerate(bindings):
         parameter = params.get(b.param)
-        colour = _KIND_STYLE[_kind(parameter)][0] if parameter else "#222222"
-        default = _shown(parameter.default, _DEFAULT_LIMIT) if parameter else "?"
+        colour = KIND_STYLE[parameter_kind(parameter)][0] if parameter else "#222222"
+        default = readable(parameter.default, DEFAULT_LIMIT) if parameter else "?"
         runs = [Run(text=b.param, size=10, mono=True, bold=True, colour=colour),
                 Run(text="\u00a0" * (width - len(b.param)) + " = " + default, size=10, mono=True)]
         if b.env_name != b.param:
@@ -135,8 +134,6 @@ def layered_svg(pipeline: "Pipeline", plan: "ParameterPlan") -> str:
     """The DAG picture as SVG text, laid out in layers by grandalf (no Graphviz needed)."""
     from grandalf.graphs import Edge, Graph, Vertex
     from grandalf.layouts import SugiyamaLayout
-
-    from .display import _KIND_STYLE, _kind
 
     params = {p.name: p for p in plan.parameters}
     boxes = [node_box(node, plan, params) for node in pipeline.nodes]
@@ -174,17 +171,17 @@ def layered_svg(pipeline: "Pipeline", plan: "ParameterPlan") -> str:
                 paths[k] = [(py - x0 + _MARGIN, px - y0 + top) for px, py in edge.view.path]
         top = max(centres[i][1] + boxes[i].height / 2 for i in placed) + _NODE_GAP
 
-    kinds = sorted({_kind(p) for p in plan.parameters}, key=list(_KIND_STYLE).index)
+    kinds = sorted({parameter_kind(p) for p in plan.parameters}, key=list(KIND_STYLE).index)
     legend_y = top + 4
     width = max([centres[i][0] + boxes[i].width / 2 for i in centres] + [0.0]) + _MARGIN
-    legend_width = sum(Run(text="■ " + _KIND_STYLE[k][1], size=9).width + 12 for k in kinds) + _MARGIN
+    legend_width = sum(Run(text="■ " + KIND_STYLE[k][1], size=9).width + 12 for k in kinds) + _MARGIN
     width = max(width, legend_width + _MARGIN, 120.0)
     height = legend_y + (16 if kinds else 0) + _MARGIN
 
     out = ['<?xml version="1.0" encoding="UTF-8" standalone="no"?>',
            f'<svg width="{width:.0f}pt" height="{height:.0f}pt" viewBox="0.00 0.00 {width:.2f} {height:.2f}" '
            'xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">',
-           f'<g id="graph0" class="graph" font-family="{_FONT}">',
+           f'<g id="graph0" class="graph" font-family="{FONT}">',
            "<title>t3qkfp</title>",
            f'<g id="a_graph0"><a xlink:title="{_attr(pipeline.name)}">',
            f'<rect x="0" y="0" width="{width:.2f}" height="{height:.2f}" fill="white" stroke="none"/>',
@@ -195,7 +192,7 @@ def layered_svg(pipeline: "Pipeline", plan: "ParameterPlan") -> str:
         out.append(_box_svg(i, box, centres[i]))
     x = _MARGIN
     for kind in kinds:
-        colour, text = _KIND_STYLE[kind]
+        colour, text = KIND_STYLE[kind]
         run = Run(text="■ " + text, size=9, colour=colour)
         out.append(f'<text x="{x:.2f}" y="{legend_y + 9:.2f}" font-size="9" fill="{colour}">{_text(run.text)}</text>')
         x += run.width + 12
@@ -221,7 +218,7 @@ def _box_svg(i: int, box: Box, centre: tuple[float, float]) -> str:
         baseline = y + row.height * 0.8
         x = x0 + _PAD
         for run in row.runs:
-            family = f' font-family="{_MONO}"' if run.mono else ""
+            family = f' font-family="{MONO}"' if run.mono else ""
             weight = ' font-weight="bold"' if run.bold else ""
             parts.append(f'<text text-anchor="start" x="{x:.2f}" y="{baseline:.2f}"{family}{weight} '
                          f'font-size="{run.size:g}" fill="{run.colour}" xml:space="preserve">{_text(run.text)}</text>')
@@ -250,15 +247,9 @@ def _edge_svg(k: int, parent: int, child: int, centres: dict[int, tuple[float, f
             f'<polygon fill="#555555" stroke="#555555" points="{head}"/></g>')
 
 
-def _clean(text: str) -> str:
-    from .display import _CONTROL
-
-    return _CONTROL.sub("\ufffd", text.replace("\t", " ").replace("\n", " "))
-
-
 def _text(text: str) -> str:
-    return html.escape(_clean(text), quote=False)
+    return html.escape(one_line(text), quote=False)
 
 
 def _attr(text: str) -> str:
-    return html.escape(_clean(text), quote=True)
+    return html.escape(one_line(text), quote=True)

@@ -165,15 +165,15 @@ class Pipeline:
     # Display only: display.py draws the table and the DAG; nothing is imported until asked.
     def _repr_html_(self) -> str:
         """Jupyter shows the run-parameter table and the DAG picture."""
-        from .display import pipeline_html
-        return pipeline_html(self)
+        from .display import pipeline_repr_html
+        return pipeline_repr_html(self)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         """IPython (terminal and text/plain) shows the table and the DAG as text."""
-        from .display import pipeline_text
-        printer.text(pipeline_text(self))
+        from .display import pipeline_repr_text
+        printer.text(pipeline_repr_text(self))
 
     def __str__(self) -> str:
         """print(pipeline): the table and the DAG as text; repr() stays the dataclass one for debugging."""
-        from .display import pipeline_text
-        return pipeline_text(self)
+        from .display import pipeline_repr_text
+        return pipeline_repr_text(self)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import t3qkfp
-from t3qkfp import display
+from t3qkfp import dag_picture, display, display_style
 from t3qkfp.errors import GraphvizUnavailable
 
 from conftest import ROOT
@@ -83,7 +83,7 @@ def svg_root(svg: str) -> ET.Element:
 
 
 def texts(svg: str) -> list[str]:
-    return display.svg_texts(svg)
+    return dag_picture.svg_texts(svg)
 
 
 def node_boxes(svg: str) -> list[tuple[float, float, float, float]]:
@@ -180,7 +180,7 @@ def test_html_table_has_every_row_with_its_cells(which, churn, odd):
     pipeline, plan = churn if which == "churn" else (odd, t3qkfp.plan(odd))
     parser = _Table()
     parser.feed(display.plan_html(pipeline, plan))
-    expected = [[display._shown(c, 80) if i == 2 else c for i, c in enumerate(row)]
+    expected = [[display_style.readable(c, 80) if i == 2 else c for i, c in enumerate(row)]
                 for row in display.plan_rows(pipeline, plan)]
     assert parser.rows == expected
     assert len(parser.rows) == len(plan.parameters)
@@ -190,7 +190,7 @@ def test_html_table_has_every_row_with_its_cells(which, churn, odd):
 
 def test_svg_of_the_example_has_every_node_parameter_file_and_image(churn, drawer):
     pipeline, plan = churn
-    svg = display.dag_svg(pipeline, plan)
+    svg = dag_picture.dag_svg(pipeline, plan)
     shown = texts(svg)
     joined = "\n".join(shown)
     for node in pipeline.nodes:
@@ -208,7 +208,7 @@ def test_svg_of_the_example_has_every_node_parameter_file_and_image(churn, drawe
 def test_node_boxes_do_not_overlap(source, odd, drawer):
     pipeline = {"churn": lambda: t3qkfp.load(EXAMPLE), "odd_labels": lambda: t3qkfp.load(ODD),
                 "odd": lambda: odd}[source]()
-    boxes = node_boxes(display.dag_svg(pipeline))
+    boxes = node_boxes(dag_picture.dag_svg(pipeline, t3qkfp.plan(pipeline)))
     assert len(boxes) == len(pipeline.nodes)
     for (a, b) in itertools.combinations(boxes, 2):
         apart = a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
@@ -217,7 +217,7 @@ def test_node_boxes_do_not_overlap(source, odd, drawer):
 
 def test_odd_labels_ids_and_values_reach_the_svg_exactly(odd, drawer):
     plan = t3qkfp.plan(odd)
-    svg = display.dag_svg(odd, plan)
+    svg = dag_picture.dag_svg(odd, plan)
     shown = texts(svg)
     for label in ODD_LABELS:
         assert label in shown
@@ -233,7 +233,7 @@ def test_odd_labels_ids_and_values_reach_the_svg_exactly(odd, drawer):
 
 def test_long_labels_are_cut_in_the_box_but_whole_in_the_tooltip(drawer):
     pipeline = t3qkfp.load(ODD)
-    svg = display.dag_svg(pipeline)
+    svg = dag_picture.dag_svg(pipeline, t3qkfp.plan(pipeline))
     long = next(n.label for n in pipeline.nodes if len(n.label) > 40)
     assert long[:39] + "…" in texts(svg)
     tooltips = [a.get(f"{XLINK}title") or "" for a in svg_root(svg).iter(f"{SVG}a")]
@@ -241,7 +241,7 @@ def test_long_labels_are_cut_in_the_box_but_whole_in_the_tooltip(drawer):
 
 
 def test_dot_source_never_carries_user_text_as_node_names(odd):
-    source = display.dag_dot(odd)
+    source = dag_picture.dag_dot(odd, t3qkfp.plan(odd))
     assert re.findall(r"^\s*(n\d+) \[", source, re.M) == ["n0", "n1", "n2"]
     assert re.findall(r"^\s*(n\d+ -> n\d+)", source, re.M) == ["n0 -> n1", "n1 -> n2", "n0 -> n2"]
 
@@ -250,38 +250,50 @@ def test_dot_source_never_carries_user_text_as_node_names(odd):
 @pytest.mark.parametrize("suffix,magic", [(".svg", b"<?xml"), (".png", b"\x89PNG"), (".pdf", b"%PDF"), (".dot", b"digraph")])
 def test_write_dag_formats(tmp_path, churn, suffix, magic):
     pipeline, plan = churn
-    target = display.write_dag(pipeline, tmp_path / "sub" / f"dag{suffix}", plan)
+    target = dag_picture.write_dag(pipeline, tmp_path / "sub" / f"dag{suffix}", plan)
     assert target.read_bytes().startswith(magic)
     assert not list(target.parent.glob("*.partial"))
 
 
 def test_write_dag_refuses_unknown_formats(tmp_path, churn):
     with pytest.raises(t3qkfp.UsageError, match="use one of svg, png, pdf, dot"):
-        display.write_dag(churn[0], tmp_path / "dag.bmp")
+        dag_picture.write_dag(churn[0], tmp_path / "dag.bmp", churn[1])
 
 
 def test_without_dot_svg_is_drawn_in_layers_with_a_note_and_other_formats_say_why_not(monkeypatch, tmp_path, churn, caplog):
     pipeline, plan = churn
     monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` on it
     with caplog.at_level("INFO", logger="t3qkfp"):
-        svg = display.dag_svg(pipeline, plan)
+        svg = dag_picture.dag_svg(pipeline, plan)
     assert "drawn without Graphviz; installing Graphviz (`dot`) gives a better layout" in caplog.text
     assert "train_LOG_LEVEL" in texts(svg)
     xs = [(b[0], b[2]) for b in node_boxes(svg)]
     assert xs[0][1] < xs[1][0] < xs[1][1] < xs[2][0], "load -> train -> evaluate read left to right"
     shown = pipeline._repr_html_()
     assert "<table" in shown and "<svg" in shown and "better layout" in shown and "<?xml" not in shown
-    assert display.picture(pipeline, plan).note.startswith("drawn without Graphviz")
+    assert t3qkfp.picture(pipeline, plan).note.startswith("drawn without Graphviz")
     with pytest.raises(GraphvizUnavailable, match=r"`conda install graphviz`; an \.svg picture is drawn without it"):
-        display.write_dag(pipeline, tmp_path / "dag.png", plan)
+        dag_picture.write_dag(pipeline, tmp_path / "dag.png", plan)
     assert not (tmp_path / "dag.png").exists()
 
 
 def test_missing_graphviz_package_is_one_clear_error(monkeypatch, churn):
     monkeypatch.setitem(sys.modules, "graphviz", None)  # import graphviz -> ModuleNotFoundError
     with pytest.raises(GraphvizUnavailable, match=r"t3qkfp\[notebooks\]"):
-        display.dag_dot(churn[0])
-    assert "<svg" in display.dag_svg(churn[0])  # the picture is still drawn, in layers
+        dag_picture.dag_dot(*churn)
+    assert "<svg" in dag_picture.dag_svg(*churn)  # the picture is still drawn, in layers
+
+
+def test_without_dot_or_grandalf_the_picture_says_what_to_install(monkeypatch, tmp_path, churn):
+    """Neither Graphviz nor grandalf: one GraphvizUnavailable naming both, not grandalf's ModuleNotFoundError."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` on it
+    for name in [m for m in sys.modules if m.startswith("grandalf.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "grandalf", None)  # import grandalf -> ModuleNotFoundError
+    with pytest.raises(GraphvizUnavailable, match=r"`conda install graphviz`; or pip install grandalf"):
+        dag_picture.dag_svg(*churn)
+    shown = churn[0]._repr_html_()
+    assert "<table" in shown and "No DAG picture" in shown and "pip install grandalf" in shown
 
 
 # --- rich display -----------------------------------------------------------------------------
@@ -290,7 +302,7 @@ def test_missing_graphviz_package_is_one_clear_error(monkeypatch, churn):
 def test_pipeline_and_compiled_show_table_and_picture_in_jupyter(churn):
     pipeline, plan = churn
     for shown in (pipeline._repr_html_(), t3qkfp.compile_pipeline(EXAMPLE)._repr_html_(),
-                  display.view(pipeline)._repr_html_()):
+                  t3qkfp.view(pipeline)._repr_html_()):
         assert shown.count("<tr>") == 1 + len(plan.parameters)
         assert "<svg" in shown and "<?xml" not in shown and "<!DOCTYPE" not in shown
     assert "spec.arguments.parameters" in t3qkfp.compile_pipeline(EXAMPLE)._repr_html_()
@@ -314,12 +326,29 @@ def test_ipython_text_view_is_the_table_and_the_dag(churn):
 
 def test_view_takes_a_scope_or_a_plan_and_a_bad_plan_is_shown_not_raised(churn):
     pipeline, _ = churn
-    per_node = display.view(EXAMPLE, scope="node")
+    per_node = t3qkfp.view(EXAMPLE, scope="node")
     assert {p.scope for p in per_node.plan.parameters} == {"node"}
     assert "Load data_SEED" not in str(per_node) and "load_data_SEED" in str(per_node)
-    shown = display.pipeline_html(pipeline, scope="pipeline")
+    with pytest.raises(t3qkfp.PipelineError) as no_plan:
+        t3qkfp.plan(pipeline, scope="pipeline")
+    shown = display.no_plan_html(pipeline, no_plan.value)
     assert "no run-parameter plan" in shown and "LOG_LEVEL" in shown
-    assert "its defaults differ" in display.pipeline_text(pipeline, scope="pipeline")
+    assert "its defaults differ" in display.no_plan_text(pipeline, no_plan.value)
+
+
+def test_a_pipeline_whose_default_plan_fails_shows_why_instead_of_raising(tmp_path):
+    """print() and Jupyter on a bare Pipeline make its default plan; when that fails the reason is shown."""
+    (tmp_path / "a.py").write_text("print('hi')\n")
+    env = [(f"V{i}", "x" * 900) for i in range(12)]  # about 11,000 bytes of defaults: over KFP's 10,000
+    document = {"doc_type": "pipeline", "version": "3.0", "id": "big", "primary_pipeline": "p",
+                "pipelines": [{"id": "p", "nodes": [_node("n1", "Only", "a.py", env)],
+                               "app_data": {"version": 8, "properties": {"name": "big"}}}]}
+    pipeline = t3qkfp.load(document, base_dir=tmp_path)
+    with pytest.raises(t3qkfp.PipelineError, match="10000 the KFP 1.2 API server accepts"):
+        t3qkfp.plan(pipeline)
+    assert str(pipeline).startswith("pipeline 'big': 1 node\n") and "10000 the KFP 1.2 API server" in str(pipeline)
+    shown = pipeline._repr_html_()
+    assert "no run-parameter plan" in shown and "10000 the KFP 1.2 API server" in shown
 
 
 # --- the command ------------------------------------------------------------------------------
