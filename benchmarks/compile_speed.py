@@ -45,7 +45,7 @@ def best(func, repeat: int = 3) -> float:
 def main(sizes: list[int]) -> None:
     from kfp.components._yaml_utils import dump_yaml as kfp_dump_yaml
 
-    from t3qkfp import argo_emit
+    from t3qkfp import go_yaml
     from t3qkfp.compiler import compile_pipeline
     from t3qkfp.storage_settings import StorageConfig
 
@@ -55,7 +55,7 @@ def main(sizes: list[int]) -> None:
             # per-node defaults differ for P0, so scope="node" keeps every node's parameters apart;
             # the KFP 10,000-byte limit is not the subject here, so allow it by using few params.
             compiled = compile_pipeline(path, storage=StorageConfig(), deterministic=True)
-            ours = best(lambda: argo_emit.dump_yaml(compiled.workflow))
+            ours = best(lambda: go_yaml.dump(compiled.workflow))
             theirs = best(lambda: kfp_dump_yaml(compiled.workflow))
             total = best(lambda: compile_pipeline(path, storage=StorageConfig(), deterministic=True), 2)
             print(f"N={n:5d}  yaml: kfp dump_yaml / t3qkfp = {theirs / ours:5.1f}x  "

@@ -111,7 +111,7 @@ def t3qkfp_stages(path: Path) -> dict[str, float]:
     """The stages of compile_pipeline timed one by one (same calls, same order)."""
     from kfp.compiler import Compiler
 
-    from t3qkfp import argo_emit, compiler, elyra_reader, kfp_build, params, workflow_size
+    from t3qkfp import compiler, elyra_reader, go_yaml, kfp_build, params, workflow_size
     from t3qkfp.invariants import workflow_problems
     from t3qkfp.storage_settings import StorageConfig
 
@@ -136,7 +136,7 @@ def t3qkfp_stages(path: Path) -> dict[str, float]:
     links = {(plan.task(p), plan.task(n.id)) for n in pipeline.nodes for p in n.parents}
     problems = stage("checks", lambda: (workflow_size.measure(workflow), workflow_problems(workflow, plan, links))[1])
     assert not problems, problems
-    stage("YAML", lambda: argo_emit.dump_yaml(workflow))
+    stage("YAML", lambda: go_yaml.dump(workflow))
     return times
 
 

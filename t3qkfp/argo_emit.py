@@ -1,13 +1,9 @@
-"""kfp dsl pipeline → Argo Workflow dict (KFP 1.2's own compiler) → Go-safe YAML and packages.
+"""kfp dsl pipeline → Argo Workflow dict (KFP 1.2's own compiler) → packages of its YAML text.
 
 Owns: the one place that calls KFP 1.2's compiler (its private `_create_workflow`, which
 returns the dict without writing or re-dumping it), the deterministic header, the final
-invariant check, the YAML writer and the .yaml/.zip/.tar.gz package formats.
+invariant check and the .yaml/.zip/.tar.gz package formats (the YAML text: go_yaml).
 Must not: edit the workflow's structure or YAML text after KFP's compiler built it.
-
-Why our own YAML writer: the KFP API server reads the file with Go's YAML 1.1 rules
-(ghodss/yaml on go-yaml v2), which turns unquoted `1e3`, `08`, `0o17`, `y`, `on` into numbers
-or booleans; kfp 1.2's own dump_yaml leaves those plain (research/reliability.md §2.1).
 """
 from __future__ import annotations
 
@@ -22,8 +18,6 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from . import quiet
 from .errors import InternalError, UsageError
 from .invariants import workflow_problems
@@ -34,10 +28,6 @@ COMPILATION_TIME = "pipelines.kubeflow.org/pipeline_compilation_time"
 # and warnings filters are process-wide: two compiles at once (Jupyter's thread pool serving
 # Elyra's Run and Export) would mix their ops. One compile at a time, under quiet.LOCK.
 PACKAGE_SUFFIXES = (".yaml", ".yml", ".zip", ".tar.gz", ".tgz")
-
-# YAML 1.1 words go-yaml v2 resolves to bool/null (resolve.go), compared case-insensitively.
-_GO_SPECIAL = frozenset({"y", "yes", "n", "no", "true", "false", "on", "off", "null", "~", "", "<<",
-                         ".nan", ".inf", "-.inf", "+.inf"})
 
 
 def to_workflow(pipeline_func: Callable[[], None], params_list: list[Any], *, name: str,
@@ -64,28 +54,6 @@ def to_workflow(pipeline_func: Callable[[], None], params_list: list[Any], *, na
         raise InternalError("the compiled workflow breaks t3qkfp's own rules (a bug in t3qkfp, "
                             "please report it):\n" + "\n".join(problems))
     return workflow
-
-
-class _GoSafeDumper(yaml.CSafeDumper):
-    """libyaml's C emitter with a string representer that quotes what Go would misread."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
-    # Literal blocks for multi-line text (libyaml falls back to double quotes where a block
-    # cannot hold it exactly); double quotes wherever go-yaml could read a number, bool or null.
-    style = "|" if "\n" in text else None
-    if text.lower() in _GO_SPECIAL or text[:1] in "0123456789+-." or text != text.strip():
-        style = '"'
-    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
-
-
-_GoSafeDumper.add_representer(str, _represent_str)
-
-
-def dump_yaml(workflow: dict[str, Any]) -> str:
-    """The workflow as YAML text that PyYAML and Go's YAML 1.1 reader both read back unchanged."""
-    return yaml.dump(workflow, Dumper=_GoSafeDumper, default_flow_style=False, sort_keys=False,
-                     allow_unicode=False, width=1 << 30)
 
 
 def write_package(yaml_text: str, path: str | os.PathLike[str]) -> Path:

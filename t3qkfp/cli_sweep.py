@@ -157,7 +157,7 @@ def katib(pipeline_file: str, root: str | None, objective: str, goal: str, objec
     """
     from pathlib import Path
 
-    from .argo_emit import dump_yaml
+    from .go_yaml import dump as dump_yaml
     from .katib import katib_experiment
 
     experiment = katib_experiment(pipeline_file, root_dir=root, objective=objective, goal=goal, params=params,

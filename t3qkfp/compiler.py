@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from . import argo_emit, display, elyra_reader, kfp_build, node_files, params, workflow_size
+from . import argo_emit, display, elyra_reader, go_yaml, kfp_build, node_files, params, workflow_size
 from .dag_picture import drawn_svg
 from .display import DagPicture, PipelineView
 from .model import Pipeline
@@ -36,7 +36,7 @@ class Compiled:
     @cached_property
     def yaml(self) -> str:
         """The workflow as Go-safe YAML text, exactly what write() puts in a .yaml file."""
-        return argo_emit.dump_yaml(self.workflow)
+        return go_yaml.dump(self.workflow)
 
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write .yaml/.yml, or pipeline.yaml inside .zip/.tar.gz/.tgz, as KFP does."""
