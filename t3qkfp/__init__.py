@@ -27,7 +27,7 @@ _LAZY = {
     "Compiled": ("t3qkfp.compiler", "Compiled"),
     "ParameterPlan": ("t3qkfp.params", "ParameterPlan"),
     "StorageConfig": ("t3qkfp.storage_settings", "StorageConfig"),
-    "upload": ("t3qkfp.storage", "upload"),
+    "upload": ("t3qkfp.archive_upload", "upload"),
     "run_local": ("t3qkfp.local", "run_local"),
     "run_workflow": ("t3qkfp.local", "run_workflow"),
     "submit": ("t3qkfp.kfp_submit", "submit"),

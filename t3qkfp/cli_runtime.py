@@ -37,7 +37,7 @@ def upload(pipeline_file: str, root: str | None, create_bucket: bool, **options:
 
     Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
     """
-    from .storage import upload as upload_archives
+    from .archive_upload import upload as upload_archives
 
     config = storage_from_options(options)
     results = upload_archives(pipeline_file, root_dir=root, config=config, create_bucket=create_bucket)

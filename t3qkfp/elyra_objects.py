@@ -36,7 +36,7 @@ from typing import Any, Iterable, Mapping
 
 from .errors import UsageError
 from .secrecy import refuse_userinfo
-from .storage import Credentials
+from .object_storage import Credentials
 from .storage_settings import StorageConfig
 
 log = logging.getLogger("t3qkfp")

@@ -4,7 +4,7 @@ Owns: the only import of Elyra in t3qkfp. Elyra loads this module through the en
 `elyra.pipeline.processors: t3qkfp = t3qkfp.elyra_processor:T3qkfpProcessor` (setup.cfg);
 nothing in t3qkfp imports it, so t3qkfp works without Elyra. Must not: compile, read Elyra
 JSON or talk to KFP/object storage itself — it converts Elyra's objects with elyra_objects and
-calls the library (compile_pipeline, storage.upload, submit).
+calls the library (compile_pipeline, upload, submit).
 
 Which `kfp` processor Elyra uses (elyra v2.2.4 elyra/pipeline/processor.py): the manager
 instantiates every entry point of the group in entrypoints' order (sys.path order, then
@@ -144,7 +144,7 @@ def _keep_kfp_type() -> None:
 
 
 class _LogLines:
-    """A text stream for storage.upload's progress lines that writes them to Elyra's log."""
+    """A text stream for upload's progress lines that writes them to Elyra's log."""
 
     def __init__(self, logger: Any):
         self._log = logger
@@ -195,7 +195,7 @@ class T3qkfpProcessor(RuntimePipelineProcess):
             return self._process(pipeline)
 
     def _process(self, pipeline: Any) -> T3qkfpProcessorResponse:
-        from . import storage
+        from .archive_upload import upload
         from .kfp_submit import KfpAuth, submit
 
         options = self._options(pipeline)
@@ -203,8 +203,8 @@ class T3qkfpProcessor(RuntimePipelineProcess):
         # Loaded once, named after the saved file, so every problem names it rather than a dict.
         model = load(source.document, base_dir=source.base_dir, source=source.name, root_dir=self.root_dir)
         progress = _LogLines(self.log)
-        storage.upload(model, config=options.storage,
-                       credentials=options.upload_credentials, create_bucket=True, progress=progress)
+        upload(model, config=options.storage,
+               credentials=options.upload_credentials, create_bucket=True, progress=progress)
         progress.flush()
         auth = (KfpAuth(username=options.username, password=options.password,
                         origin=f"Elyra runtime configuration {options.name!r}")

@@ -385,18 +385,18 @@ def normalize_host(host: str) -> str:
 
 
 def upload_node_files(compiled: Any, *, progress: Callable[[str], None] | None = None) -> None:
-    """Put the compiled node archives into the bucket (storage.put_archives), before the workflow.
+    """Put the compiled node archives into the bucket (object_storage.put_archives), before the workflow.
 
     Uploading exactly the archives the compilation hashed guarantees the keys in the workflow
     exist. Storage credentials are storage's business (AWS_ACCESS_KEY_ID / ..._SECRET_...).
     """
-    from . import storage
+    from . import object_storage
 
     nodes = {node.id: node for node in compiled.pipeline.nodes}
     archives = [(nodes[node_id], archive) for node_id, archive in compiled.archives.items()]
     stream = _LineStream(progress) if progress else None
-    storage.put_archives(archives, config=compiled.storage,
-                         credentials=storage.Credentials.from_env(), progress=stream)
+    object_storage.put_archives(archives, config=compiled.storage,
+                                credentials=object_storage.Credentials.from_env(), progress=stream)
 
 
 class _LineStream:

@@ -37,7 +37,7 @@ from typing import Any, Callable, Mapping, TextIO
 from . import nodespec, quiet
 from .errors import Interrupted, RunError, StorageError, UsageError, did_you_mean
 from .params import check_names, check_override_value
-from .storage import Credentials
+from .object_storage import Credentials
 from .storage_settings import StorageConfig
 
 LOCAL_BUCKET_PREFIX = "t3qkfp-local"
@@ -111,7 +111,7 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
     from .compiler import compile_pipeline
     from .elyra_reader import load
     from .params import check_overrides, plan
-    from .storage import download_prefix, put_archives
+    from .object_storage import download_prefix, put_archives
 
     # Unknown names, values that do not fit a typed parameter and values Argo cannot carry fail
     # before a server starts, by the check `submit` uses: the plan has the workflow's names and types.
@@ -257,7 +257,7 @@ def start_s3_server() -> tuple[Any, str]:
 def _drop_bucket(config: StorageConfig, credentials: Credentials) -> None:
     from minio.deleteobjects import DeleteObject
 
-    from .storage import _storage_call, make_client
+    from .object_storage import _storage_call, make_client
     client = make_client(config, credentials)
 
     def drop() -> None:

@@ -16,7 +16,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from t3qkfp.storage import Credentials, make_client
+from t3qkfp.object_storage import Credentials, make_client
 from t3qkfp.storage_settings import StorageConfig
 
 

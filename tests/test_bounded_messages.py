@@ -62,7 +62,7 @@ def test_object_storage_answers_are_bounded():
     from minio.error import S3Error
 
     from t3qkfp.errors import FOREIGN_TEXT
-    from t3qkfp.storage import storage_error
+    from t3qkfp.object_storage import storage_error
     from t3qkfp.storage_settings import StorageConfig
 
     config = StorageConfig()

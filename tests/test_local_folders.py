@@ -138,7 +138,7 @@ def test_unusable_folders_are_one_clear_error_and_a_failed_start_leaves_no_run_f
     import pytest
 
     from t3qkfp.errors import StorageError, UsageError
-    from t3qkfp.storage import Credentials
+    from t3qkfp.object_storage import Credentials
     from t3qkfp.storage_settings import StorageConfig
 
     from s3server import closed_port_endpoint

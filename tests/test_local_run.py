@@ -131,7 +131,7 @@ def test_kubelet_expansion(text: str, expected: str) -> None:
 def test_credentials_reach_nodes_only_from_secret_refs() -> None:
     """The compiled env takes the keys from the secret after the user vars; locally they are filled."""
     from t3qkfp.local import plan_steps
-    from t3qkfp.storage import Credentials
+    from t3qkfp.object_storage import Credentials
 
     workflow = t3qkfp.compile(THREE)
     creds = Credentials(access_key="AKIALOCAL", secret_key="local-secret")

@@ -368,7 +368,7 @@ def test_an_output_named_with_a_newline_fails_the_node_naming_the_file(s3: S3Ser
 def test_result_copy_carries_a_backslash_and_names_what_it_cannot_copy(s3: S3Server, tmp_path: Path) -> None:
     """Issue 11 point 8: run-result keys are copied as named; none is dropped without a word."""
     from t3qkfp.errors import StorageError
-    from t3qkfp.storage import download_prefix
+    from t3qkfp.object_storage import download_prefix
     base = f"t3qkfp-test/runs/{RUN_ID}-copy"
     for name in ["back\\slash.txt", "tab\there.txt", "ü€ %20+.txt"]:
         put(s3, f"{base}/task-a/outputs/{name}", name.encode())

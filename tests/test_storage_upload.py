@@ -10,7 +10,8 @@ import pytest
 
 import t3qkfp
 from t3qkfp.errors import PipelineError, StorageError
-from t3qkfp.storage import Credentials, expected_objects, upload
+from t3qkfp.archive_upload import upload
+from t3qkfp.object_storage import Credentials, expected_objects
 from t3qkfp.storage_settings import StorageConfig
 
 from s3server import S3Server, closed_port_endpoint, s3_server

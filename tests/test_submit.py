@@ -16,7 +16,7 @@ import yaml
 import t3qkfp
 from t3qkfp.compiler import compile_pipeline
 from t3qkfp.errors import StorageError, SubmitError, UsageError
-from t3qkfp.storage import expected_objects
+from t3qkfp.object_storage import expected_objects
 from t3qkfp.errors import SubmittedRunError
 from t3qkfp.params import check_overrides
 from t3qkfp.kfp_submit import KfpAuth, SubmitResult, kfp_cron, submit

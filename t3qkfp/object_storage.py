@@ -1,8 +1,10 @@
 """Node archives on S3-compatible object storage: credentials, the minio client, uploads, downloads.
 
-Owns: putting built archives (node_files.py) into the bucket and copying run results out of it,
-with one clear StorageError per cause. Settings live in storage_settings.py, which files a node
-brings in node_files.py. Must not: be called by `compile()`; compiling never uploads.
+Owns: putting already built archives into the bucket and copying run results out of it, with
+one clear StorageError per cause, and the list of objects a compiled workflow reads. Separate
+from node_files.py (which files, which bytes) and storage_settings.py (where) because only
+uploading and running talk to a bucket; compiling never does. Must not: load or compile a
+pipeline; callers pass archives (archive_upload.py builds them for `t3qkfp.upload`).
 
 Object layout under `<prefix>/` (the node runtime reads the same layout):
   archives/<sha256>.tar.gz              a node's files + the node runtime helper (content-addressed)
@@ -22,9 +24,10 @@ from pathlib import Path
 from typing import Any, Mapping, TextIO
 from urllib.parse import urlsplit
 
-from .errors import FOREIGN_TEXT, PipelineError, Problem, StorageError, bounded, shown
+from .errors import FOREIGN_TEXT, StorageError, bounded, shown
 from .model import Node
-from .node_files import Archive, build_archive, node_files
+from .node_files import Archive
+from .nodespec import NODE_ENV, decode
 from .progress import Bar, duration, size
 from .storage_settings import StorageConfig
 
@@ -152,37 +155,6 @@ def ensure_bucket(client: Any, config: StorageConfig, *, create: bool = False) -
     _storage_call(config, "creating the bucket", client.make_bucket, config.bucket)
 
 
-def upload(pipeline_json_or_model: Any, *, config: StorageConfig | None = None,
-           base_dir: str | os.PathLike[str] | None = None,
-           root_dir: str | os.PathLike[str] | None = None, credentials: Credentials | None = None,
-           access_key: str | None = None, secret_key: str | None = None,
-           create_bucket: bool = False, progress: TextIO | None = None) -> list[UploadResult]:
-    """Build every node's archive and put it into the bucket; existing keys are skipped.
-
-    Keys are content hashes, so an object that exists is already right and uploading again is a
-    no-op. One progress line per archive goes to `progress` (default stderr). Credentials come
-    from `credentials`, else `access_key`/`secret_key`, else AWS_ACCESS_KEY_ID /
-    AWS_SECRET_ACCESS_KEY. Raises PipelineError for unusable node files, StorageError otherwise.
-    """
-    from .elyra_reader import load
-    pipeline = load(pipeline_json_or_model, base_dir=base_dir, root_dir=root_dir)
-    config = config or StorageConfig.resolve()
-    if credentials is None:
-        credentials = (Credentials(access_key=access_key, secret_key=secret_key)
-                       if access_key and secret_key else Credentials.from_env())
-    archives: list[tuple[Node, Archive]] = []
-    problems: list[Problem] = []
-    for node in pipeline.nodes:
-        members, found = node_files(pipeline, node)
-        problems.extend(found)
-        if not found:
-            archives.append((node, build_archive(pipeline, node, members)))
-    if problems:
-        raise PipelineError(problems)
-    return put_archives(archives, config=config, credentials=credentials,
-                        create_bucket=create_bucket, progress=progress)
-
-
 def put_archives(archives: list[tuple[Node, Archive]], *, config: StorageConfig,
                  credentials: Credentials, create_bucket: bool = False,
                  progress: TextIO | None = None) -> list[UploadResult]:
@@ -287,8 +259,6 @@ def expected_objects(workflow: Mapping[str, Any]) -> list[ExpectedObject]:
     Works on any compiled YAML (read back with yaml.safe_load), so `t3qkfp compile
     --list-objects` and users copying files by hand see exactly what the pods will ask for.
     """
-    from .nodespec import NODE_ENV, decode
-
     found: dict[tuple[str, str, str], tuple[str, list[str]]] = {}
     for template in workflow.get("spec", {}).get("templates", []):
         for env in (template.get("container") or {}).get("env", []) or []:
