@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 from conftest import ROOT
 from t3qkfp import go_yaml
 from t3qkfp.compiler import compile_pipeline
-from t3qkfp.storage import StorageConfig
+from t3qkfp.storage_settings import StorageConfig
 
 PIECES = ["", " ", "a", "Z_9", "/tmp/x.json", "yes", "No", "on", "y", "~", "null", "true", "08", "0o17", "1e3",
           "+1", "-0", ".5", ".inf", "<<", "=", "a=b", "2001-12-14", "12:30", "#x", "x #y", "- x", "? x",
