@@ -23,8 +23,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "t3qkfp"
 REPR_HOOKS = frozenset({"_repr_html_", "_repr_pretty_", "_repr_svg_", "_repr_markdown_",
                         "__str__", "__repr__"})
-DISPLAY_MODULES = frozenset({"t3qkfp.display", "t3qkfp.display_tables", "t3qkfp.display_dag",
-                             "t3qkfp.dag_layout", "t3qkfp.dag_style"})
+DISPLAY_MODULES = frozenset({"t3qkfp.display", "t3qkfp.dag_picture", "t3qkfp.dag_layout",
+                             "t3qkfp.display_style"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
