@@ -111,7 +111,7 @@ def t3qkfp_stages(path: Path) -> dict[str, float]:
     """The stages of compile_pipeline timed one by one (same calls, same order)."""
     from kfp.compiler import Compiler
 
-    from t3qkfp import compiler, elyra_reader, go_yaml, kfp_build, params, workflow_size
+    from t3qkfp import elyra_reader, go_yaml, kfp_build, node_files, params, workflow_size
     from t3qkfp.invariants import workflow_problems
     from t3qkfp.storage_settings import StorageConfig
 
@@ -124,9 +124,10 @@ def t3qkfp_stages(path: Path) -> dict[str, float]:
         return result
 
     config = StorageConfig()
-    pipeline = stage("load", lambda: elyra_reader.load(path))
+    loaded = stage("load", lambda: elyra_reader.load_checked(path))  # validation collects the node files
+    pipeline = loaded.pipeline
     plan = stage("plan", lambda: params.plan(pipeline))
-    archives = stage("archives", lambda: compiler.node_archives(pipeline))
+    archives = stage("archives", lambda: node_files.node_archives(pipeline, loaded.members))
     builds = {i: kfp_build.NodeBuild(archive_key=a.key(config), archive_sha256=a.sha256) for i, a in archives.items()}
     func, plist = stage("kfp build", lambda: kfp_build.build(pipeline, plan, config, builds))
     with warnings.catch_warnings():

@@ -10,10 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any, TextIO
 
-from .elyra_reader import load
-from .errors import PipelineError, Problem
-from .model import Node
-from .node_files import Archive, build_archive, node_files
+from .elyra_reader import load_checked
+from .node_files import node_archives
 from .object_storage import Credentials, UploadResult, put_archives
 from .storage_settings import StorageConfig
 
@@ -30,19 +28,13 @@ def upload(pipeline_json_or_model: Any, *, config: StorageConfig | None = None,
     from `credentials`, else `access_key`/`secret_key`, else AWS_ACCESS_KEY_ID /
     AWS_SECRET_ACCESS_KEY. Raises PipelineError for unusable node files, StorageError otherwise.
     """
-    pipeline = load(pipeline_json_or_model, base_dir=base_dir, root_dir=root_dir)
+    loaded = load_checked(pipeline_json_or_model, base_dir=base_dir, root_dir=root_dir)
     config = config or StorageConfig.resolve()
     if credentials is None:
         credentials = (Credentials(access_key=access_key, secret_key=secret_key)
                        if access_key and secret_key else Credentials.from_env())
-    archives: list[tuple[Node, Archive]] = []
-    problems: list[Problem] = []
-    for node in pipeline.nodes:
-        members, found = node_files(pipeline, node)
-        problems.extend(found)
-        if not found:
-            archives.append((node, build_archive(pipeline, node, members)))
-    if problems:
-        raise PipelineError(problems)
+    # Node files are read once: load_checked's validation collected them (and raised their problems).
+    built = node_archives(loaded.pipeline, loaded.members)
+    archives = [(node, built[node.id]) for node in loaded.pipeline.nodes]
     return put_archives(archives, config=config, credentials=credentials,
                         create_bucket=create_bucket, progress=progress)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 from pathlib import PurePosixPath
 
@@ -109,9 +110,22 @@ def argo_safe(text: str) -> str | None:
     return None
 
 
-def check(pipeline: Pipeline) -> list[Problem]:
-    """Every problem of a read pipeline, in file order."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Checked:
+    """What checking a pipeline found: its problems and, per node id, its archive's members.
+
+    The members are a by-product of validation (node_files must read the tree to report a
+    missing or escaping file); handing them on lets compiling pack them without a second walk.
+    """
+
+    problems: list[Problem]
+    members: dict[str, tuple[str, ...]]
+
+
+def check(pipeline: Pipeline) -> Checked:
+    """Every problem of a read pipeline, in file order, and the files each node's archive holds."""
     problems: list[Problem] = []
+    members: dict[str, tuple[str, ...]] = {}
 
     def add(message: str, *, node: Node | None = None, field: str | None = None, hint: str = "") -> None:
         problems.append(Problem(location=Location(
@@ -120,7 +134,7 @@ def check(pipeline: Pipeline) -> list[Problem]:
 
     if not pipeline.nodes:
         add("the pipeline has no nodes", hint="add at least one notebook or script node in Elyra")
-        return problems
+        return Checked(problems=problems, members=members)
     for text, field in ((pipeline.name, "app_data.properties.name"),
                         (pipeline.description, "app_data.properties.description")):
         reason = argo_safe(text)
@@ -134,13 +148,15 @@ def check(pipeline: Pipeline) -> list[Problem]:
                 hint="node ids must be unique; re-create one of the nodes in Elyra")
     declared = {p.name for p in pipeline.parameters}
     for node in pipeline.nodes:
-        _check_node(pipeline, node, add, declared)
+        members[node.id] = _check_node(pipeline, node, add, declared)
     _check_links(pipeline, add)
     _check_parameters(pipeline, add)
-    return problems
+    return Checked(problems=problems, members=members)
 
 
-def _check_node(pipeline: Pipeline, node: Node, add, declared: set[str]) -> None:
+def _check_node(pipeline: Pipeline, node: Node, add, declared: set[str]) -> tuple[str, ...]:
+    """Add the node's problems; return the files its archive holds (none without a file name)."""
+    members: tuple[str, ...] = ()
     if not node.runtime_image:
         add("no runtime image", node=node, field=_field(pipeline, "runtime_image"),
             hint="choose a runtime image in the node's properties or the pipeline defaults")
@@ -226,6 +242,7 @@ def _check_node(pipeline: Pipeline, node: Node, add, declared: set[str]) -> None
         if reason:
             add(f"path {shown(text)} {reason}", node=node,
                 field=_field(pipeline, "filename" if index == 0 else "dependencies/outputs"))
+    return members
 
 
 def _field(pipeline: Pipeline, name: str) -> str:

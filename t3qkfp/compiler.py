@@ -62,12 +62,13 @@ def compile_pipeline(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | N
     A workflow above the 1.5 MiB Kubernetes stores by default is a PipelineError naming its
     biggest parts unless `allow_large` (a cluster with a larger etcd limit); above 1 MiB a warning.
     """
-    pipeline = elyra_reader.load(pipeline_json, base_dir=base_dir, root_dir=root_dir)
+    loaded = elyra_reader.load_checked(pipeline_json, base_dir=base_dir, root_dir=root_dir)
+    pipeline = loaded.pipeline
     plan = params.plan(pipeline, scope=scope)
     params.warn_trimmed_defaults(plan, pipeline.source)
     params.warn_kubelet_mangled(plan, pipeline.source)
     config = storage or StorageConfig.resolve()
-    archives = node_archives(pipeline)
+    archives = node_files.node_archives(pipeline, loaded.members)  # the files validation collected
     builds = {node_id: kfp_build.NodeBuild(archive_key=a.key(config), archive_sha256=a.sha256)
               for node_id, a in archives.items()}
     func, params_list = kfp_build.build(pipeline, plan, config, builds)
@@ -100,15 +101,6 @@ def compile(pipeline_json: Any, package_path: str | os.PathLike[str] | None = No
     if package_path is not None:
         compiled.write(package_path)
     return compiled.workflow
-
-
-def node_archives(pipeline: Pipeline) -> dict[str, Archive]:
-    """Every node's archive, built from its files (validated already by checks)."""
-    result = {}
-    for node in pipeline.nodes:
-        members, _ = node_files.node_files(pipeline, node)
-        result[node.id] = node_files.build_archive(pipeline, node, members)
-    return result
 
 
 def view(source: Any, plan: ParameterPlan | None = None, *, scope: str = "auto") -> PipelineView:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from .checks import check
 from .errors import Location, PipelineError, Problem, UsageError, shown
 from .user_files import NotRegularFile, TooLarge, read_regular
 from .model import (ElyraParameter, EnvSetting, Kubernetes, Node, NodeKind, ParamType, Pipeline,
@@ -67,23 +68,41 @@ def load(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None,
     workspace root node files may come from (see default_root).
     Raises PipelineError listing every problem found (reading and checks together).
     """
-    from .checks import check
+    return load_checked(pipeline_json, base_dir=base_dir, source=source, root_dir=root_dir).pipeline
 
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Loaded:
+    """A validated pipeline and, per node id, the files its archive holds.
+
+    The files are the ones validation collected (checks.Checked.members); the compiler packs
+    them instead of walking the node folders a second time.
+    """
+
+    pipeline: Pipeline
+    members: Mapping[str, tuple[str, ...]]
+
+
+def load_checked(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None,
+                 source: str | None = None, root_dir: str | os.PathLike[str] | None = None) -> Loaded:
+    """`load`, keeping the node files the checks collected (for building the archives)."""
     if isinstance(pipeline_json, Pipeline):
         if base_dir is not None or source is not None or root_dir is not None:
             raise UsageError("base_dir, root_dir and source apply to pipeline files and JSON, not to a loaded "
                              "Pipeline (it keeps its own folder and name)")
-        problems = check(pipeline_json)
-        if problems:
-            raise PipelineError(in_file_order(problems, pipeline_json))
-        return pipeline_json
+        checked = check(pipeline_json)
+        if checked.problems:
+            raise PipelineError(in_file_order(checked.problems, pipeline_json))
+        return Loaded(pipeline=pipeline_json, members=checked.members)
     pipeline, problems = read(pipeline_json, base_dir=base_dir, source=source, root_dir=root_dir)
+    members: Mapping[str, tuple[str, ...]] = {}
     if pipeline is not None:
-        problems = [*problems, *check(pipeline)]
+        checked = check(pipeline)
+        problems, members = [*problems, *checked.problems], checked.members
     if problems:
         raise PipelineError(in_file_order(problems, pipeline))
     assert pipeline is not None
-    return pipeline
+    return Loaded(pipeline=pipeline, members=members)
 
 
 def default_root(base_dir: str | os.PathLike[str]) -> Path:

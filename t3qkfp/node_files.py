@@ -19,6 +19,7 @@ import posixpath
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Mapping
 
 from .errors import Location, Problem, shown
 from .model import Node, Pipeline
@@ -278,3 +279,12 @@ def build_archive(pipeline: Pipeline, node: Node, members: tuple[str, ...]) -> A
     return Archive(node_id=node.id, members=members, data=data,
                    sha256=hashlib.sha256(data).hexdigest())
 
+
+def node_archives(pipeline: Pipeline, members: Mapping[str, tuple[str, ...]]) -> dict[str, Archive]:
+    """Every node's archive, packed from the members validation collected (checks.Checked.members).
+
+    Why not call node_files again: validation already read the node's files to report their
+    problems; packing what it saw reads the tree once per compile and archives exactly the
+    files that passed.
+    """
+    return {node.id: build_archive(pipeline, node, members[node.id]) for node in pipeline.nodes}
