@@ -37,7 +37,7 @@ _LAZY = {
     "katib_experiment": ("t3qkfp.katib", "katib_experiment"),
     "view": ("t3qkfp.compiler", "view"),
     "picture": ("t3qkfp.compiler", "picture"),
-    "KfpAuth": ("t3qkfp.kfp_submit", "KfpAuth"),
+    "KfpAuth": ("t3qkfp.kfp_auth", "KfpAuth"),
     "SubmitResult": ("t3qkfp.kfp_submit", "SubmitResult"),
 }
 

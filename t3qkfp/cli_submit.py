@@ -56,7 +56,8 @@ def submit(pipeline_file: str, root: str | None, host: str, params: tuple[str, .
     --cookie or --username/--password, else the T3QKFP_KFP_TOKEN / _COOKIE / _USERNAME /
     _PASSWORD env vars.
     """
-    from .kfp_submit import KfpAuth, SubmitResult, submit as submit_pipeline
+    from .kfp_auth import KfpAuth
+    from .kfp_submit import SubmitResult, submit as submit_pipeline
 
     overrides = parse_params(params)
     storage = storage_from_options(options)

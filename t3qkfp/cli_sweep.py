@@ -89,7 +89,7 @@ def sweep(pipeline_file: str, root: str | None, params: tuple[str, ...], random_
             raise UsageError("a sweep runs on KFP (--host or $T3QKFP_KFP_HOST) or here (--local)")
         if workdir:
             raise UsageError("--workdir is for --local sweeps")
-        from .kfp_submit import KfpAuth
+        from .kfp_auth import KfpAuth
 
         storage = storage_from_options(options)
         auth = KfpAuth.resolve(token=token, cookie=cookie, username=username, password=password)

@@ -196,7 +196,8 @@ class T3qkfpProcessor(RuntimePipelineProcess):
 
     def _process(self, pipeline: Any) -> T3qkfpProcessorResponse:
         from .archive_upload import upload
-        from .kfp_submit import KfpAuth, submit
+        from .kfp_auth import KfpAuth
+        from .kfp_submit import submit
 
         options = self._options(pipeline)
         source = from_elyra_pipeline(pipeline, root_dir=self.root_dir)

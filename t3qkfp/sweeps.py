@@ -507,14 +507,15 @@ def sweep(pipeline_json: Any, grid: Mapping[str, Any], *, host: str, random: int
     (interrupted=True) lists the runs already on the server.
     """
     from .compiler import compile_pipeline
-    from .kfp_submit import (ENV_NAMESPACE, MAX_NAME_LENGTH, KfpAuth, _check_arguments, _Session,
-                         normalize_host)
+    from .kfp_auth import ENV_NAMESPACE, KfpAuth, normalize_host
+    from .kfp_client import quiet_kfp
+    from .kfp_publish import MAX_NAME_LENGTH, check_arguments, publish
 
     if parallel is not None and (isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1):
         raise UsageError(f"parallel must be a whole number, 1 or more, not {parallel!r}")
-    _check_arguments(host=host, auth=auth, experiment=experiment, run_name=name,
-                             pipeline_name=pipeline_name, namespace=namespace, schedule=None,
-                             timeout=timeout, request_timeout=request_timeout, poll_interval=poll_interval)
+    check_arguments(host=host, auth=auth, experiment=experiment, run_name=name,
+                    pipeline_name=pipeline_name, namespace=namespace, schedule=None,
+                    timeout=timeout, request_timeout=request_timeout, poll_interval=poll_interval)
     if timeout is not None and not wait:
         raise UsageError("a timeout applies to following the runs: --timeout needs --wait (wait=True)")
     host = normalize_host(host)
@@ -540,10 +541,11 @@ def sweep(pipeline_json: Any, grid: Mapping[str, Any], *, host: str, random: int
     interrupted = False
     version_id = ""
 
-    with _Session(host, auth, request_timeout) as session:
-        client, pipeline_id, version_id, _version_name, experiment_id = session.publish(
-            compiled, name=pipe_name, now=now, experiment=experiment_name, namespace=namespace,
-            upload_files=upload_files, report=report)
+    with quiet_kfp():
+        published = publish(compiled, host=host, auth=auth, request_timeout=request_timeout, name=pipe_name,
+                            now=now, experiment=experiment_name, namespace=namespace,
+                            upload_files=upload_files, report=report)
+        session, client, version_id = published.connection, published.connection.client, published.version_id
         active: set[int] = set()
         try:
             for i, overrides in enumerate(combos):
@@ -553,9 +555,7 @@ def sweep(pipeline_json: Any, grid: Mapping[str, Any], *, host: str, random: int
                         time.sleep(poll_interval)
                 title = f"{sweep_name} #{i + 1}"
                 try:
-                    run = session.call("starting a run", client.run_pipeline, experiment_id, title,
-                                       params=overrides, pipeline_id=pipeline_id, version_id=version_id)
-                    run_id = str(session.need("starting a run", run, "id", "the run's id"))
+                    run_id = published.start_run("starting a run", title, overrides)
                 except SubmitError as exc:
                     rows[i] = replace(rows[i], status="not started", error=str(exc))
                     progress.set(done=progress.done + 1, running=progress.running, failed=progress.failed + 1)
@@ -582,7 +582,7 @@ def sweep(pipeline_json: Any, grid: Mapping[str, Any], *, host: str, random: int
 def _poll(session: Any, client: Any, rows: list[SweepRun], active: set[int], progress: _Progress, *,
           collect: bool) -> None:
     """One status check of every active run; ended runs leave `active` with their metrics."""
-    from .kfp_submit import TERMINAL
+    from .kfp_follow import TERMINAL
 
     for i in sorted(active):
         try:
@@ -616,6 +616,6 @@ def _dedupe_kfp(metrics: Sequence[Any]) -> tuple[tuple[str, float], ...]:
 
 def still_on_server(result: SweepResult) -> list[SweepRun]:
     """Runs of an interrupted or unfollowed sweep that may still be running on the server."""
-    from .kfp_submit import TERMINAL
+    from .kfp_follow import TERMINAL
 
     return [r for r in result.runs if r.run_id and r.status not in TERMINAL]

@@ -19,7 +19,8 @@ from t3qkfp.errors import StorageError, SubmitError, UsageError
 from t3qkfp.object_storage import expected_objects
 from t3qkfp.errors import SubmittedRunError
 from t3qkfp.params import check_overrides
-from t3qkfp.kfp_submit import KfpAuth, SubmitResult, kfp_cron, submit
+from t3qkfp.kfp_auth import KfpAuth
+from t3qkfp.kfp_submit import SubmitResult, kfp_cron, submit
 
 from kfp_standin import KfpStandin
 from s3server import closed_port_endpoint, s3_server
@@ -113,9 +114,9 @@ def test_wait_success(kfp: KfpStandin) -> None:
 
 
 def test_wait_reports_node_states_from_the_workflow_status_and_a_heartbeat(kfp: KfpStandin, monkeypatch) -> None:
-    import t3qkfp.kfp_submit
+    import t3qkfp.kfp_follow
 
-    monkeypatch.setattr(t3qkfp.kfp_submit, "HEARTBEAT", 0.0)  # every poll without news says so
+    monkeypatch.setattr(t3qkfp.kfp_follow, "HEARTBEAT", 0.0)  # every poll without news says so
     kfp.polls_until_done = 3
     lines: list[str] = []
     go(kfp, wait=True, on_status=lines.append)
@@ -132,7 +133,7 @@ def test_wait_reports_node_states_from_the_workflow_status_and_a_heartbeat(kfp: 
 def test_a_run_without_workflow_status_is_still_followed() -> None:
     from types import SimpleNamespace
 
-    from t3qkfp.kfp_submit import node_phases
+    from t3qkfp.kfp_follow import node_phases
 
     assert node_phases(SimpleNamespace(pipeline_runtime=SimpleNamespace(workflow_manifest=None))) == {}
     assert node_phases(SimpleNamespace(pipeline_runtime=SimpleNamespace(workflow_manifest="not json"))) == {}

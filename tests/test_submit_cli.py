@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from t3qkfp.errors import SubmitError
-from t3qkfp.kfp_submit import KfpAuth, submit
+from t3qkfp.kfp_auth import KfpAuth
+from t3qkfp.kfp_submit import submit
 
 from kfp_standin import KfpStandin
 

@@ -19,7 +19,8 @@ import pytest
 from t3qkfp import run_local
 from t3qkfp.elyra_objects import runtime_options
 from t3qkfp.errors import SubmitError, SubmittedRunError, UsageError
-from t3qkfp.kfp_submit import KfpAuth, SubmitResult, submit
+from t3qkfp.kfp_auth import KfpAuth
+from t3qkfp.kfp_submit import SubmitResult, submit
 from t3qkfp.secrecy import scrub
 from t3qkfp.storage_settings import StorageConfig
 
