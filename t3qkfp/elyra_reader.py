@@ -1,8 +1,7 @@
 """Reading an Elyra pipeline: the public entry (`load`, `read`) and the composition of its stages.
 
-Owns: the order of reading and what `load()` promises (`load_checked` also hands on the node files
-the checks collected). A pipeline is read in stages, each its
-own module, data moving one way:
+Owns: the order of reading and what `load()` promises (`load_checked` also hands on the node
+files the checks collected). A pipeline is read in stages, each its own module, data one way:
   elyra_document    path, JSON text, bytes or dict → parsed document (file problems, strict JSON)
   elyra_pipelines   document → primary pipeline, format version, supernodes flattened, links
   elyra_node        one node's properties per format version → model Node
