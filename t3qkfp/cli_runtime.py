@@ -75,7 +75,8 @@ def run(pipeline_file: str, root: str | None, local: bool, params: tuple[str, ..
     With --endpoint the given object storage is used with AWS_ACCESS_KEY_ID /
     AWS_SECRET_ACCESS_KEY.
     """
-    from .local import NODES_FOLDER, run_local
+    from .local import run_local
+    from .local_exec import NODES_FOLDER
 
     if not local:
         raise UsageError("`t3qkfp run` runs pipelines on this machine and needs --local; "

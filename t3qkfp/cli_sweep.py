@@ -68,7 +68,8 @@ def sweep(pipeline_file: str, root: str | None, params: tuple[str, ...], random_
     from .elyra_reader import load
     from .errors import UsageError
     from .params import plan
-    from .sweeps import combinations, grid_from_options, still_on_server, sweep as sweep_kfp, sweep_local
+    from .sweep_values import combinations, grid_from_options
+    from .sweeps import still_on_server, sweep as sweep_kfp, sweep_local
 
     def progress(line: str) -> None:
         click.echo(f"t3qkfp: {line}", err=True)

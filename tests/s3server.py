@@ -75,7 +75,7 @@ def _iam_keys(endpoint: str) -> Credentials:
 @contextlib.contextmanager
 def s3_server(*, auth: bool = True) -> Iterator[S3Server]:
     """Start moto on 127.0.0.1 (free port), create a bucket, yield, stop and switch auth off."""
-    from t3qkfp.local import start_s3_server
+    from t3qkfp.local_s3 import start_s3_server
 
     server, endpoint = start_s3_server()
     try:

@@ -9,7 +9,8 @@ import pytest
 
 import t3qkfp
 from t3qkfp.errors import RunError, UsageError
-from t3qkfp.local import check_parameters, kubelet_expand, run_local, substitute
+from t3qkfp.local import run_local
+from t3qkfp.local_steps import check_parameters, kubelet_expand, substitute
 
 from s3server import s3_server
 
@@ -91,12 +92,12 @@ def test_unknown_parameter_fails_before_anything_runs(tmp_path: Path) -> None:
 
 
 def test_value_argo_cannot_carry_is_refused_before_the_local_s3_server_starts(tmp_path: Path, monkeypatch) -> None:
-    import t3qkfp.local
+    import t3qkfp.local_s3
 
     def no_server(*args: object, **kwargs: object) -> None:
         raise AssertionError("the local S3 server was started for a run that cannot start")
 
-    monkeypatch.setattr(t3qkfp.local._ObjectStorage, "__enter__", no_server)
+    monkeypatch.setattr(t3qkfp.local_s3.RunStorage, "__enter__", no_server)
     with pytest.raises(UsageError, match="'MESSAGE'.*'\\{\\{'"):
         run_local(THREE, params={"MESSAGE": "{{workflow.name}}"}, workdir=tmp_path, out=io.StringIO())
     assert not list(tmp_path.iterdir())
@@ -130,7 +131,7 @@ def test_kubelet_expansion(text: str, expected: str) -> None:
 
 def test_credentials_reach_nodes_only_from_secret_refs() -> None:
     """The compiled env takes the keys from the secret after the user vars; locally they are filled."""
-    from t3qkfp.local import plan_steps
+    from t3qkfp.local_steps import plan_steps
     from t3qkfp.object_storage import Credentials
 
     workflow = t3qkfp.compile(THREE)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from t3qkfp.errors import RunError, UsageError
-from t3qkfp.local import run_workflow
+from t3qkfp.local_exec import run_workflow
 from t3qkfp.object_storage import Credentials
 
 CREDS = Credentials(access_key="AKIALOCAL", secret_key="local-secret")

@@ -17,7 +17,8 @@ import t3qkfp
 from t3qkfp.elyra_reader import load
 from t3qkfp.errors import UsageError
 from t3qkfp.params import plan
-from t3qkfp.sweeps import SweepResult, SweepRun, combinations, grid_from_options, merge_metrics, parse_values
+from t3qkfp.sweep_result import SweepResult, SweepRun, merge_metrics
+from t3qkfp.sweep_values import combinations, grid_from_options, parse_values
 from t3qkfp.model import ParamType
 
 from kfp_standin import KfpStandin
