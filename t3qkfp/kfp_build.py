@@ -1,11 +1,13 @@
 """Model + parameter plan → a kfp 1.2 `dsl` pipeline function and its run parameters.
 
 Owns: the only use of `kfp.dsl`: one ContainerOp per node, every run parameter a
-`dsl.PipelineParam` with type and default, wired into exactly the nodes that use it through
-`V1EnvVar(name=ENV, value=param)`, `.after()` from the links, resources, the constant container
-command, the node spec env var and credentials from a Kubernetes secret (after the user env vars:
-the kubelet expands `$(VAR)` in env values only from earlier entries): under private names for
-the loader, and as AWS_* for the user's code unless the user's own secrets set those names.
+`dsl.PipelineParam` with type and default, wired into exactly the nodes that use it through an
+env entry `{"name": ENV, "value": param}` (the JSON KFP writes for a V1EnvVar, without
+kubernetes' model objects, which cost KFP's compiler four attribute walks each), `.after()` from
+the links, resources, the constant container command, the node spec env var and credentials
+from a Kubernetes secret (after the user env vars: the kubelet expands `$(VAR)` in env values
+only from earlier entries): under private names for the loader, and as AWS_* for the user's
+code unless the user's own secrets set those names.
 Must not: read Elyra JSON or write YAML.
 """
 from __future__ import annotations
@@ -66,11 +68,15 @@ def build(pipeline: Pipeline, plan: ParameterPlan, storage: StorageConfig,
 
     def pipeline_func() -> None:
         ops: dict[str, Any] = {}
-        for node in pipeline.nodes:
-            task = plan.task(node.id)
-            parents = tuple(plan.task(p) for p in node.parents)
-            ops[node.id] = _container_op(dsl, k8s, node, task, plan, params, storage,
-                                         archives[node.id], parents, position[node.id], command)
+        # kfp 1.2 warns on every ContainerOp that reusable components are preferred, and its
+        # ContainerOp proxies raise PendingDeprecationWarnings: kfp's business, not the user's.
+        # One silenced block for all ops (entering one costs ~0.1 ms: the filters are rebuilt).
+        with quiet.silenced():
+            for node in pipeline.nodes:
+                task = plan.task(node.id)
+                parents = tuple(plan.task(p) for p in node.parents)
+                ops[node.id] = _container_op(dsl, k8s, node, task, plan, params, storage,
+                                             archives[node.id], parents, position[node.id], command)
         for node in pipeline.nodes:
             for parent in node.parents:
                 ops[node.id].after(ops[parent])
@@ -81,29 +87,29 @@ def build(pipeline: Pipeline, plan: ParameterPlan, storage: StorageConfig,
 def _container_op(dsl: Any, k8s: Any, node: Node, task: str, plan: ParameterPlan,
                   params: dict[str, Any], storage: StorageConfig, archive: NodeBuild,
                   parents: tuple[str, ...], position: int, command: list[str]) -> Any:
-    # kfp 1.2 warns on every ContainerOp that reusable components are preferred, and its
-    # ContainerOp proxies raise PendingDeprecationWarnings: kfp's business, not the user's.
-    with quiet.silenced():
-        op = dsl.ContainerOp(
-            name=task, image=node.runtime_image, command=list(command),
-            file_outputs={"mlpipeline-ui-metadata": nodespec.UI_METADATA_PATH,
-                          "mlpipeline-metrics": nodespec.METRICS_PATH})
+    op = dsl.ContainerOp(
+        name=task, image=node.runtime_image, command=list(command),
+        file_outputs={"mlpipeline-ui-metadata": nodespec.UI_METADATA_PATH,
+                      "mlpipeline-metrics": nodespec.METRICS_PATH})
     op.set_display_name(node.label)
     container = op.container
-    for binding in plan.bindings_of(node.id):
-        container.add_env_variable(k8s.V1EnvVar(name=binding.env_name, value=params[binding.param]))
+    # Env entries as the JSON KFP's compiler makes of V1EnvVar (same keys, same order), each
+    # run parameter still a dsl.PipelineParam that the compiler finds, declares and replaces:
+    # kubernetes' model objects cost it four walks of setattr/getattr over every attribute.
+    env: list[dict[str, Any]] = [{"name": b.env_name, "value": params[b.param]} for b in plan.bindings_of(node.id)]
     spec = nodespec.NodeSpec(
         task=task, label=node.label, kind=node.kind.short, file=archive_file(node),
         archive_key=archive.archive_key, archive_sha256=archive.archive_sha256,
         outputs=node.outputs, parents=parents, position=position, endpoint=storage.endpoint,
         bucket=storage.bucket, prefix=storage.prefix, region=storage.region)
-    container.add_env_variable(k8s.V1EnvVar(name=nodespec.NODE_ENV, value=spec.encode()))
-    container.add_env_variable(k8s.V1EnvVar(name=nodespec.RUN_ID_ENV, value=nodespec.RUN_ID_VALUE))
+    env.append({"name": nodespec.NODE_ENV, "value": spec.encode()})
+    env.append({"name": nodespec.RUN_ID_ENV, "value": nodespec.RUN_ID_VALUE})
     for secret in node.secrets:
-        container.add_env_variable(_secret_env(k8s, secret.name, secret.secret, secret.key))
+        env.append(_secret_env(secret.name, secret.secret, secret.key))
     keys = {"access": storage.access_key_key, "secret": storage.secret_key_key}
     for name, key in nodespec.storage_secret_env({secret.name for secret in node.secrets}):
-        container.add_env_variable(_secret_env(k8s, name, storage.secret, keys[key]))
+        env.append(_secret_env(name, storage.secret, keys[key]))
+    container.env = env
     _kubernetes(k8s, op, node)
     resources = node.resources
     if resources.cpu is not None:
@@ -142,9 +148,9 @@ def _kubernetes(k8s: Any, op: Any, node: Node) -> None:
         op.add_pod_label(key, value)
 
 
-def _secret_env(k8s: Any, name: str, secret: str, key: str) -> Any:
-    return k8s.V1EnvVar(name=name, value_from=k8s.V1EnvVarSource(
-        secret_key_ref=k8s.V1SecretKeySelector(name=secret, key=key)))
+def _secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
+    """V1EnvVar(name, value_from=V1EnvVarSource(secret_key_ref=V1SecretKeySelector(name, key))) as KFP writes it."""
+    return {"name": name, "valueFrom": {"secretKeyRef": {"key": key, "name": secret}}}
 
 
 def cpu_quantity(cores: float) -> str:
