@@ -341,3 +341,21 @@ def test_defaults_the_kfp_dashboard_would_trim_are_named_in_a_warning(tmp_path, 
     assert "PLAIN" not in warned[0]
     defaults = {p["name"]: p["value"] for p in workflow["spec"]["arguments"]["parameters"]}
     assert defaults["PADDED"] == " x "  # kept exactly: only the dashboard trims
+
+
+def test_compile_leaves_the_cycle_collector_as_it_found_it(tmp_path):
+    import gc
+    assert gc.isenabled()
+    compile_pipeline(EXAMPLE, storage=STORAGE, deterministic=True)
+    assert gc.isenabled()
+    broken = tmp_path / "broken.pipeline"
+    broken.write_text("{")
+    with pytest.raises(t3qkfp.T3qkfpError):
+        compile_pipeline(broken, storage=STORAGE)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        compile_pipeline(EXAMPLE, storage=STORAGE, deterministic=True)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
