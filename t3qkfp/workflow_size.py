@@ -52,12 +52,17 @@ def _human(size: int) -> str:
 def measure(workflow: dict[str, Any]) -> SizeReport:
     """The workflow's size as compact JSON, with each template and spec.arguments as parts."""
     spec = workflow["spec"]
-    parts = [(f"template {t['name']!r}", _json_size(t)) for t in spec["templates"]]
+    templates = spec["templates"]
+    parts = [(f"template {t['name']!r}", _json_size(t)) for t in templates]
+    # The total without serializing the templates twice: the rest of the workflow with an empty
+    # template list ("[]"), plus each template and the commas between them.
+    total = (_json_size({**workflow, "spec": {**spec, "templates": []}}) + sum(size for _, size in parts)
+             + max(len(templates) - 1, 0))
     parts.append(("spec.arguments (run parameters)", _json_size(spec.get("arguments", {}))))
     annotations = workflow["metadata"].get("annotations", {})
     parts.append(("pipeline_spec annotation", _json_size(annotations)))
     parts.sort(key=lambda p: -p[1])
-    return SizeReport(total=_json_size(workflow), biggest=tuple(parts[:5]))
+    return SizeReport(total=total, biggest=tuple(parts[:5]))
 
 
 def check(report: SizeReport, source: str, *, allow_large: bool) -> None:

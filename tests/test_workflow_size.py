@@ -29,6 +29,15 @@ def test_measure_is_the_compact_json_and_names_the_biggest_parts() -> None:
     assert sizes == sorted(sizes, reverse=True)
 
 
+@pytest.mark.parametrize("templates", [[], [{"name": "a"}], [{"name": "dé", "x": ["😀", 1]}, {"name": "b"}, {"name": ""}]])
+def test_measure_adds_up_to_the_whole_workflow_as_utf8_compact_json(templates) -> None:
+    import json
+    workflow = {"apiVersion": "v", "metadata": {"annotations": {"k": "ü"}},
+                "spec": {"entrypoint": "é", "templates": templates, "arguments": {"parameters": []}}}
+    text = json.dumps(workflow, separators=(",", ":"), ensure_ascii=False)
+    assert workflow_size.measure(workflow).total == len(text.encode("utf-8"))
+
+
 @pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if (p / "input.pipeline").is_file()))
 def test_estimate_without_kfp_is_close_to_the_measured_size(case: str) -> None:
     compiled = compile_pipeline(CASES / case / "input.pipeline", storage=StorageConfig(), deterministic=True)
