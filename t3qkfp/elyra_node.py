@@ -255,79 +255,10 @@ def _kubernetes(found: Findings, props: dict[str, Any], defaults: dict[str, Any]
     v8 as objects. Pipeline defaults are merged in with node entries winning by key.
     """
     def merged(name: str, parse, key) -> tuple:
-        own = [x for x in parse(props.get(name), prefix + name) if x is not None]
+        own = [x for x in parse(found, props.get(name), prefix + name, where) if x is not None]
         seen = {key(x) for x in own}
-        extra = [x for x in parse(defaults.get(name), f"pipeline_defaults.{name}") if x is not None]
+        extra = [x for x in parse(found, defaults.get(name), f"pipeline_defaults.{name}", where) if x is not None]
         return tuple(own + [x for x in extra if key(x) not in seen])
-
-    def entries(raw: Any, at: str) -> list[tuple[str, Any]]:
-        if raw in (None, "", []):
-            return []
-        if not isinstance(raw, list):
-            found.problem("must be a list", field_=at, **where)
-            return []
-        return [(f"{at}[{i}]", e) for i, e in enumerate(raw) if e not in (None, "")]
-
-    def volumes(raw: Any, at: str) -> list[Volume | None]:
-        result: list[Volume | None] = []
-        for field_, e in entries(raw, at):
-            if isinstance(e, str) and "=" in e:
-                path, pvc = e.split("=", 1)
-                result.append(Volume(path=mount_path(path, field_), pvc=pvc.strip()))
-            elif isinstance(e, dict) and isinstance(e.get("path"), str) and isinstance(e.get("pvc_name"), str):
-                sub = e.get("sub_path") or ""
-                result.append(Volume(path=mount_path(e["path"], field_), pvc=e["pvc_name"].strip(),
-                                     sub_path=sub.strip() if isinstance(sub, str) else "",
-                                     read_only=e.get("read_only") is True))
-            else:
-                found.problem("volume must give a mount path and a PVC name", hint="write /path=pvc-name",
-                              field_=field_, **where)
-        return result
-
-    def mount_path(path: str, field_: str) -> str:
-        """Elyra mounts at "/" + path.strip("/") after stripping whitespace (elyra v3.11.0
-        elyra/pipeline/pipeline_definition.py:419; v3.15.0 elyra/pipeline/properties.py:210
-        and 733; v4.1.1 properties.py:732). An empty path stays empty (refused by the checks)."""
-        text = path.strip()
-        if not text:
-            return text
-        normal = "/" + text.strip("/")
-        if normal != path:
-            found.note(f"mount path {shown(path)} is read as {shown(normal)}, as Elyra normalises it",
-                       field_=field_, **where)
-        return normal
-
-    def tolerations(raw: Any, at: str) -> list[Toleration | None]:
-        result: list[Toleration | None] = []
-        for field_, e in entries(raw, at):
-            if isinstance(e, str) and "=" in e and e.split("=", 1)[1].count(":") == 3:
-                key, operator, value, effect = e.split("=", 1)[1].split(":")
-            elif isinstance(e, dict):
-                key, operator, value, effect = (e.get(k, "") for k in ("key", "operator", "value", "effect"))
-            else:
-                found.problem("toleration must give key, operator, value and effect", field_=field_, **where)
-                continue
-            if not all(isinstance(x, str) for x in (key, operator, value, effect)):
-                found.problem("toleration fields must be strings", field_=field_, **where)
-                continue
-            result.append(Toleration(key=key, operator=operator or "Equal", value=value, effect=effect))
-        return result
-
-    def pairs(raw: Any, at: str) -> list[tuple[str, str] | None]:
-        result: list[tuple[str, str] | None] = []
-        for field_, e in entries(raw, at):
-            if isinstance(e, str):
-                key, _, value = e.partition("=")
-            elif isinstance(e, dict):
-                key, value = e.get("key"), e.get("value", "")
-                value = "" if value is None else value
-            else:
-                key = value = None
-            if not isinstance(key, str) or not key or not isinstance(value, str):
-                found.problem("entry must give a key and a string value", field_=field_, **where)
-                continue
-            result.append((key, value))
-        return result
 
     shm = props.get("kubernetes_shared_mem_size") or defaults.get("kubernetes_shared_mem_size") or {}
     size = None
@@ -338,11 +269,89 @@ def _kubernetes(found: Findings, props: dict[str, Any], defaults: dict[str, Any]
         else:
             size = _number(found, shm.get("size"), at + ".size", where)
     return Kubernetes(
-        volumes=merged("mounted_volumes", volumes, lambda v: v.path),
-        tolerations=merged("kubernetes_tolerations", tolerations, lambda t: t),
-        pod_annotations=merged("kubernetes_pod_annotations", pairs, lambda kv: kv[0]),
-        pod_labels=merged("kubernetes_pod_labels", pairs, lambda kv: kv[0]),
+        volumes=merged("mounted_volumes", _volumes, lambda v: v.path),
+        tolerations=merged("kubernetes_tolerations", _tolerations, lambda t: t),
+        pod_annotations=merged("kubernetes_pod_annotations", _pairs, lambda kv: kv[0]),
+        pod_labels=merged("kubernetes_pod_labels", _pairs, lambda kv: kv[0]),
         shared_memory_gb=size)
+
+
+def _entries(found: Findings, raw: Any, at: str, where: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A Kubernetes list field's entries with their JSON paths; empty rows the editor leaves are skipped."""
+    if raw in (None, "", []):
+        return []
+    if not isinstance(raw, list):
+        found.problem("must be a list", field_=at, **where)
+        return []
+    return [(f"{at}[{i}]", e) for i, e in enumerate(raw) if e not in (None, "")]
+
+
+def _volumes(found: Findings, raw: Any, at: str, where: dict[str, Any]) -> list[Volume | None]:
+    """mounted_volumes: "/path=pvc" (v4-v7) or {path, pvc_name, sub_path, read_only} (v8)."""
+    result: list[Volume | None] = []
+    for field_, e in _entries(found, raw, at, where):
+        if isinstance(e, str) and "=" in e:
+            path, pvc = e.split("=", 1)
+            result.append(Volume(path=_mount_path(found, path, field_, where), pvc=pvc.strip()))
+        elif isinstance(e, dict) and isinstance(e.get("path"), str) and isinstance(e.get("pvc_name"), str):
+            sub = e.get("sub_path") or ""
+            result.append(Volume(path=_mount_path(found, e["path"], field_, where), pvc=e["pvc_name"].strip(),
+                                 sub_path=sub.strip() if isinstance(sub, str) else "",
+                                 read_only=e.get("read_only") is True))
+        else:
+            found.problem("volume must give a mount path and a PVC name", hint="write /path=pvc-name",
+                          field_=field_, **where)
+    return result
+
+
+def _mount_path(found: Findings, path: str, field_: str, where: dict[str, Any]) -> str:
+    """Elyra mounts at "/" + path.strip("/") after stripping whitespace (elyra v3.11.0
+    elyra/pipeline/pipeline_definition.py:419; v3.15.0 elyra/pipeline/properties.py:210
+    and 733; v4.1.1 properties.py:732). An empty path stays empty (refused by the checks)."""
+    text = path.strip()
+    if not text:
+        return text
+    normal = "/" + text.strip("/")
+    if normal != path:
+        found.note(f"mount path {shown(path)} is read as {shown(normal)}, as Elyra normalises it",
+                   field_=field_, **where)
+    return normal
+
+
+def _tolerations(found: Findings, raw: Any, at: str, where: dict[str, Any]) -> list[Toleration | None]:
+    """kubernetes_tolerations: "id=key:operator:value:effect" (v4-v7) or objects (v8); no operator is Equal."""
+    result: list[Toleration | None] = []
+    for field_, e in _entries(found, raw, at, where):
+        if isinstance(e, str) and "=" in e and e.split("=", 1)[1].count(":") == 3:
+            key, operator, value, effect = e.split("=", 1)[1].split(":")
+        elif isinstance(e, dict):
+            key, operator, value, effect = (e.get(k, "") for k in ("key", "operator", "value", "effect"))
+        else:
+            found.problem("toleration must give key, operator, value and effect", field_=field_, **where)
+            continue
+        if not all(isinstance(x, str) for x in (key, operator, value, effect)):
+            found.problem("toleration fields must be strings", field_=field_, **where)
+            continue
+        result.append(Toleration(key=key, operator=operator or "Equal", value=value, effect=effect))
+    return result
+
+
+def _pairs(found: Findings, raw: Any, at: str, where: dict[str, Any]) -> list[tuple[str, str] | None]:
+    """Pod annotations and labels: "key=value" (v4-v7) or {key, value} (v8)."""
+    result: list[tuple[str, str] | None] = []
+    for field_, e in _entries(found, raw, at, where):
+        if isinstance(e, str):
+            key, _, value = e.partition("=")
+        elif isinstance(e, dict):
+            key, value = e.get("key"), e.get("value", "")
+            value = "" if value is None else value
+        else:
+            key = value = None
+        if not isinstance(key, str) or not key or not isinstance(value, str):
+            found.problem("entry must give a key and a string value", field_=field_, **where)
+            continue
+        result.append((key, value))
+    return result
 
 
 def _string_list(found: Findings, raw: Any, at: str, where: dict[str, Any]) -> tuple[str, ...]:
