@@ -104,7 +104,7 @@ def read(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None,
          ) -> tuple[Pipeline | None, list[Problem]]:
     """The model and the problems met while reading; the model is None when the file is unusable."""
     parsed, found, default_base = document(pipeline_json, source)
-    if parsed is None:
+    if parsed is None and found.problems:   # JSON `null` itself is read on, and refused as no pipeline
         return None, found.problems
     base = Path(base_dir) if base_dir is not None else default_base
     if root_dir is not None:

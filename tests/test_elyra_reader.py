@@ -95,3 +95,16 @@ def test_numeric_strings_for_resources_and_links_deduplicated():
     pipeline = load(document, base_dir=EXAMPLES)
     assert pipeline.nodes[1].resources == Resources(cpu=1.5, memory=4.0, gpu=2)
     assert len(pipeline.nodes[1].parents) == 1
+
+
+@pytest.mark.parametrize("text", [b"null", b"3", b'"x"', b"[]", b"true"])
+def test_a_json_document_that_is_no_object_is_refused_as_no_pipeline(text, tmp_path):
+    # JSON `null` used to end in a bare AssertionError: it parsed to None with no problem noted
+    with pytest.raises(t3qkfp.PipelineError) as err:
+        t3qkfp.load(text)
+    assert "not an Elyra pipeline document" in str(err.value)
+    path = tmp_path / "null.pipeline"
+    path.write_bytes(b"null")
+    with pytest.raises(t3qkfp.PipelineError) as err:
+        t3qkfp.load(path)
+    assert str(path) in str(err.value) and "no 'pipelines' list" in str(err.value)
