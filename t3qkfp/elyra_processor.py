@@ -40,7 +40,7 @@ except ImportError as exc:  # Elyra 3.x renamed the base class; 1.x had no plug-
         f"{exc}. Install it with scripts/setup-elyra-env.sh") from exc
 
 from .elyra_objects import RuntimeOptions, from_elyra_pipeline, runtime_options
-from .elyra_reader import load
+from .elyra_reader import load_checked
 from .errors import InternalError, T3qkfpError, UsageError
 
 PROCESSOR_TYPE = "kfp"                     # Elyra 2.x's runtime type (schema `kfp`)
@@ -202,7 +202,8 @@ class T3qkfpProcessor(RuntimePipelineProcess):
         options = self._options(pipeline)
         source = from_elyra_pipeline(pipeline, root_dir=self.root_dir)
         # Loaded once, named after the saved file, so every problem names it rather than a dict.
-        model = load(source.document, base_dir=source.base_dir, source=source.name, root_dir=self.root_dir)
+        model = load_checked(source.document, base_dir=source.base_dir, source=source.name,
+                             root_dir=self.root_dir)
         progress = _LogLines(self.log)
         upload(model, config=options.storage,
                credentials=options.upload_credentials, create_bucket=True, progress=progress)
@@ -247,7 +248,8 @@ class T3qkfpProcessor(RuntimePipelineProcess):
         options = self._options(pipeline)
         source = from_elyra_pipeline(pipeline, root_dir=self.root_dir,
                                      likely_files=[_saved_file_beside(pipeline, target, fmt)])
-        model = load(source.document, base_dir=source.base_dir, source=source.name, root_dir=self.root_dir)
+        model = load_checked(source.document, base_dir=source.base_dir, source=source.name,
+                             root_dir=self.root_dir)
         compiled = compile_pipeline(model, storage=options.storage, deterministic=True)
         compiled.write(target)
         self.log.info("t3qkfp: exported %r to %s (%d run parameters)", pipeline.name, target,

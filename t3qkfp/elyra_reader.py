@@ -55,7 +55,17 @@ class Loaded:
 
 def load_checked(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | None = None,
                  source: str | None = None, root_dir: str | os.PathLike[str] | None = None) -> Loaded:
-    """`load`, keeping the node files the checks collected (for building the archives)."""
+    """`load`, keeping the node files the checks collected (for building the archives).
+
+    A Loaded given back is returned as it is: a caller that loaded once (to check overrides
+    against the plan, or to name problems after Elyra's saved file) hands it to compile or
+    upload, and the node folders are walked once in all.
+    """
+    if isinstance(pipeline_json, Loaded):
+        if base_dir is not None or source is not None or root_dir is not None:
+            raise UsageError("base_dir, root_dir and source apply to pipeline files and JSON, not to a loaded "
+                             "pipeline (it keeps its own folder and name)")
+        return pipeline_json
     if isinstance(pipeline_json, Pipeline):
         if base_dir is not None or source is not None or root_dir is not None:
             raise UsageError("base_dir, root_dir and source apply to pipeline files and JSON, not to a loaded "

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping, TextIO
 
 from .compiler import compile_pipeline
-from .elyra_reader import load
+from .elyra_reader import load_checked
 from .errors import RunError, StorageError, UsageError
 from .local_exec import LocalRun, note, run_workflow
 from .local_s3 import RunStorage
@@ -54,8 +54,8 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
     """
     # Unknown names, values that do not fit a typed parameter and values Argo cannot carry fail
     # before a server starts, by the check `submit` uses: the plan has the workflow's names and types.
-    pipeline = load(pipeline_json, base_dir=base_dir, root_dir=root_dir)  # once: compiled below from the same model
-    params = check_overrides(plan(pipeline, scope=scope), params)
+    loaded = load_checked(pipeline_json, base_dir=base_dir, root_dir=root_dir)  # once: compiled below as it is
+    params = check_overrides(plan(loaded.pipeline, scope=scope), params)
     stream = out if out is not None else sys.stderr
     run_id = str(uuid.uuid4())
     # Folders are checked and claimed before the server starts, so a reused or unusable folder
@@ -74,7 +74,7 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
                 raise UsageError(f"results folder {str(given_results)!r} cannot be used: "
                                  f"{exc.strerror or exc}") from None
         with RunStorage(storage, credentials, lambda text: note(stream, text)) as (config, creds, local):
-            compiled = compile_pipeline(pipeline, scope=scope, storage=config)
+            compiled = compile_pipeline(loaded, scope=scope, storage=config)
             put_archives([(compiled.pipeline.node(node_id), archive)
                           for node_id, archive in compiled.archives.items()],
                          config=config, credentials=creds, create_bucket=create_bucket or local,

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from .compiler import compile_pipeline
-from .elyra_reader import load
+from .elyra_reader import load_checked
 from .errors import RunError, SubmitError, T3qkfpError, UsageError
 from .kfp_auth import ENV_NAMESPACE, KfpAuth, normalize_host
 from .kfp_client import quiet_kfp
@@ -56,7 +56,8 @@ def sweep_local(pipeline_json: Any, grid: Mapping[str, Any], *, random: int | No
     """
     if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
         raise UsageError(f"parallel must be a whole number, 1 or more, not {parallel!r}")
-    pipeline = load(pipeline_json, base_dir=base_dir, root_dir=root_dir)
+    loaded = load_checked(pipeline_json, base_dir=base_dir, root_dir=root_dir)  # each run reuses it
+    pipeline = loaded.pipeline
     the_plan = make_plan(pipeline, scope=scope)
     combos = combinations(the_plan, normalize_grid(the_plan, grid), random=random, seed=seed, max_runs=max_runs)
     root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="t3qkfp-sweep-"))
@@ -77,7 +78,7 @@ def sweep_local(pipeline_json: Any, grid: Mapping[str, Any], *, random: int | No
         log_path = root / f"run-{index + 1}.log"
         with open(log_path, "w", encoding="utf-8") as log:
             try:
-                run = run_local(pipeline, params=overrides, workdir=root, scope=scope, out=log)
+                run = run_local(loaded, params=overrides, workdir=root, scope=scope, out=log)
             except RunError as exc:
                 progress.ended(False)
                 found = _RUN_ID.search(str(exc))

@@ -16,6 +16,7 @@ from t3qkfp import node_files as node_files_module
 from t3qkfp.archive_upload import upload
 from t3qkfp.compiler import compile_pipeline
 from t3qkfp.elyra_reader import load_checked
+from t3qkfp.errors import UsageError
 from t3qkfp.storage_settings import StorageConfig
 
 from s3server import s3_server
@@ -53,3 +54,18 @@ def test_uploading_walks_each_node_once(walks: list[str]) -> None:
                          create_bucket=True, progress=io.StringIO())
     assert len(results) == 3
     assert len(walks) == 3 and len(set(walks)) == 3
+
+
+def test_running_locally_walks_each_node_once(walks: list[str], tmp_path: Path) -> None:
+    # run_local loads once (overrides are checked against the plan first) and compiles that load
+    from t3qkfp.local import run_local
+    run = run_local(THREE, workdir=tmp_path, out=io.StringIO())
+    assert run.succeeded
+    assert sorted(walks) == sorted(node.id for node in load_checked(THREE).pipeline.nodes)
+
+
+def test_a_loaded_pipeline_is_handed_on_as_it_is() -> None:
+    loaded = load_checked(THREE)
+    assert load_checked(loaded) is loaded
+    with pytest.raises(UsageError, match="not to a loaded pipeline"):
+        load_checked(loaded, root_dir=THREE.parent)
