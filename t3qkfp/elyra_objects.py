@@ -43,7 +43,7 @@ log = logging.getLogger("t3qkfp")
 
 FORMAT_VERSION = 3           # what Elyra 1.2–2.x writes (node properties directly in app_data)
 PRIMARY_ID = "primary"
-MAX_PIPELINE_FILE = 20 * 1024 * 1024   # same bound as elyra_reader: a .pipeline is small JSON
+MAX_PIPELINE_FILE = 20 * 1024 * 1024   # same bound as elyra_document (the reader): a .pipeline is small JSON
 MAX_CANDIDATE_FILES = 200              # .pipeline files examined when Elyra sent no source name
 # Elyra 2.x's cos_secret holds these keys (docs/source/user_guide/runtime-conf.md, v2.2.4;
 # kfp.aws.use_aws_secret's defaults), not KFP MinIO's accesskey/secretkey.

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from . import quiet
 from .errors import StorageError
-from .object_storage import Credentials, _storage_call, make_client
+from .object_storage import Credentials, storage_call, make_client
 from .storage_settings import StorageConfig
 
 LOCAL_BUCKET_PREFIX = "t3qkfp-local"
@@ -82,4 +82,4 @@ def _drop_bucket(config: StorageConfig, credentials: Credentials) -> None:
         for error in client.remove_objects(config.bucket, names):
             raise StorageError(str(error))
         client.remove_bucket(config.bucket)
-    _storage_call(config, "removing the local bucket", drop)
+    storage_call(config, "removing the local bucket", drop)

@@ -133,7 +133,7 @@ def storage_error(exc: Exception, config: StorageConfig, action: str) -> Storage
                         f"{bounded(text, FOREIGN_TEXT)}")
 
 
-def _storage_call(config: StorageConfig, action: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+def storage_call(config: StorageConfig, action: str, func: Any, *args: Any, **kwargs: Any) -> Any:
     """Run one minio call, turning every failure into a StorageError (minio has no common base)."""
     from minio.error import MinioException
     import urllib3
@@ -146,13 +146,13 @@ def _storage_call(config: StorageConfig, action: str, func: Any, *args: Any, **k
 
 def ensure_bucket(client: Any, config: StorageConfig, *, create: bool = False) -> None:
     """Check the bucket exists (and that the keys work); create it only when asked."""
-    exists = _storage_call(config, "checking the bucket", client.bucket_exists, config.bucket)
+    exists = storage_call(config, "checking the bucket", client.bucket_exists, config.bucket)
     if exists:
         return
     if not create:
         raise StorageError(f"bucket {config.bucket!r} does not exist at {config.endpoint}; create it, "
                            "or pass --create-bucket (API: create_bucket=True)")
-    _storage_call(config, "creating the bucket", client.make_bucket, config.bucket)
+    storage_call(config, "creating the bucket", client.make_bucket, config.bucket)
 
 
 def put_archives(archives: list[tuple[Node, Archive]], *, config: StorageConfig,
@@ -183,7 +183,7 @@ def put_archives(archives: list[tuple[Node, Archive]], *, config: StorageConfig,
             bar = Bar(f"[{index}/{len(archives)}] uploading {node.label!r}", len(archive.data))
             started = time.monotonic()
             try:
-                _storage_call(config, action, client.put_object, config.bucket, key,
+                storage_call(config, action, client.put_object, config.bucket, key,
                               io.BytesIO(archive.data), len(archive.data),
                               content_type="application/gzip", progress=bar)
             finally:
@@ -217,7 +217,7 @@ def download_prefix(config: StorageConfig, credentials: Credentials, key_prefix:
     written: list[Path] = []
     refused: list[str] = []
     prefix = key_prefix.rstrip("/") + "/"
-    objects = _storage_call(config, "listing run results",
+    objects = storage_call(config, "listing run results",
                             lambda: list(client.list_objects(config.bucket, prefix=prefix, recursive=True)))
     for obj in objects:
         rel = obj.object_name[len(prefix):]
@@ -230,7 +230,7 @@ def download_prefix(config: StorageConfig, credentials: Credentials, key_prefix:
         target.parent.mkdir(parents=True, exist_ok=True)
         bar = Bar(f"downloading {rel}", obj.size or 0)
         try:
-            _storage_call(config, f"downloading {obj.object_name}", client.fget_object,
+            storage_call(config, f"downloading {obj.object_name}", client.fget_object,
                           config.bucket, obj.object_name, str(target), progress=bar)
         finally:
             bar.close()
