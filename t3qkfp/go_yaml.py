@@ -70,7 +70,7 @@ class _Unsupported(Exception):
 
 def dump(document: Any) -> str:
     """The document as Go-safe YAML text, identical to reference_dump(document)."""
-    if not isinstance(document, dict) or not document:
+    if type(document) is not dict or not document:
         return reference_dump(document)
     try:
         out: list[str] = []
@@ -162,15 +162,17 @@ class _Writer:
     def scalar(self, value: Any) -> tuple[str, tuple[str, ...] | None]:
         """(first line, None) for a one-line scalar; (block header, lines) for a literal block."""
         kind = type(value)
-        key = value if kind is str else (kind, value)
-        cached = self.scalars.get(key)
-        if cached is not None:
-            return cached
         if kind is str:
-            result = _classify(value)
-            if result is None:
-                result = _ask_libyaml(value)
+            cached = self.scalars.get(value)
+            if cached is not None:
+                return cached
+            key: Any = value
+            result = _classify(value) or _ask_libyaml(value)
         elif kind is bool or kind is int or kind is float or value is None:
+            key = (kind, value)
+            cached = self.scalars.get(key)
+            if cached is not None:
+                return cached
             result = _ask_libyaml(value)
         else:
             raise _Unsupported

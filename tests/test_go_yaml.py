@@ -8,6 +8,7 @@ objects) and check that a compiled workflow takes the fast path rather than the 
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -50,7 +51,8 @@ def test_every_single_line_string_style_agrees_with_libyaml():
 def test_shared_objects_and_non_string_keys_fall_back_to_libyaml():
     shared = {"a": "b"}
     for document in ({"x": shared, "y": shared}, {"x": [], "y": {"z": []}}, {1: "a"}, {"k": (1, 2)},
-                     {"m" * 200: "v"}, {"a\nb": "v"}, {"k": "a\n\n"}):
+                     {"m" * 200: "v"}, {"a\nb": "v"}, {"k": "a\n\n"}, OrderedDict(a="b"),
+                     {"k": OrderedDict(a="b")}):
         try:
             expected = go_yaml.reference_dump(document)
         except Exception as exc:  # what libyaml refuses, the writer refuses the same way
