@@ -123,6 +123,7 @@ def _t3qkfp_stages(path: Path) -> dict[str, float]:
 
     from t3qkfp import elyra_reader, go_yaml, kfp_build, node_files, params, workflow_size
     from t3qkfp.invariants import workflow_problems
+    from t3qkfp.runtime.command import runtime_helper
     from t3qkfp.storage_settings import StorageConfig
 
     times: dict[str, float] = {}
@@ -138,7 +139,8 @@ def _t3qkfp_stages(path: Path) -> dict[str, float]:
     pipeline = loaded.pipeline
     plan = stage("plan", lambda: params.plan(pipeline))
     archives = stage("archives", lambda: node_files.node_archives(pipeline, loaded.members))
-    builds = {i: kfp_build.NodeBuild(archive_key=a.key(config), archive_sha256=a.sha256) for i, a in archives.items()}
+    runtime_sha256 = runtime_helper()[1]
+    builds = {i: kfp_build.NodeBuild(archive_sha256=a.sha256, runtime_sha256=runtime_sha256) for i, a in archives.items()}
     func, plist = stage("kfp build", lambda: kfp_build.build(pipeline, plan, config, builds))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -18,9 +18,8 @@ from pathlib import PurePosixPath
 from . import naming
 from .errors import Location, Problem, shown
 from .model import Node, NodeKind, Pipeline
-from .node_files import RUNTIME_MEMBER, node_files
+from .node_files import RESERVED_DIR, node_files
 
-RUNTIME_DIR = RUNTIME_MEMBER.split("/", 1)[0]  # '.t3qkfp'
 
 # Env names a run parameter must never set: they would let whoever starts a run execute code,
 # load foreign config, redirect credentials or break the node runtime (research/reliability.md
@@ -182,10 +181,11 @@ def _check_node(pipeline: Pipeline, node: Node, add, declared: set[str]) -> tupl
                 node=node, field=_field(pipeline, "filename"))
         members, file_problems = node_files(pipeline, node)
         for member in members:
-            # The archive's .t3qkfp/ holds the node runtime the loader runs (node_files.RUNTIME_MEMBER):
-            # a node file there would shadow it. Dependencies there are refused by node_files.
-            if member.split("/", 1)[0] == RUNTIME_DIR:
-                add(f"file {shown(node.filename)} is inside {RUNTIME_DIR}/, which t3qkfp reserves for its node runtime",
+            # .t3qkfp/ is t3qkfp's own folder in the pod (node_files.RESERVED_DIR): the runtime skips
+            # it when unpacking, so a node file there would never arrive. Dependencies there are
+            # refused by node_files.
+            if member.split("/", 1)[0] == RESERVED_DIR:
+                add(f"file {shown(node.filename)} is inside {RESERVED_DIR}/, which t3qkfp reserves for its node runtime",
                     node=node, field=_field(pipeline, "filename"), hint="move the file to another folder")
         for problem in file_problems:
             add(problem.message, node=node, field=_field(pipeline, problem.location.field or ""),

@@ -15,12 +15,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import argo_emit, display, elyra_reader, go_yaml, kfp_build, node_files, params, workflow_size
+from . import argo_emit, display, elyra_reader, go_yaml, kfp_build, node_files, nodespec, params, workflow_size
 from .dag_picture import drawn_svg
 from .display import DagPicture, PipelineView
 from .model import Pipeline
 from .params import ParameterPlan
 from .node_files import Archive
+from .runtime.command import runtime_helper
 from .storage_settings import StorageConfig
 
 
@@ -45,8 +46,10 @@ class Compiled:
         return argo_emit.write_package(self.yaml, path)
 
     def object_keys(self) -> list[str]:
-        """The object keys the workflow expects in the bucket (for copying files by other means)."""
-        return sorted({a.key(self.storage) for a in self.archives.values()})
+        """The object keys the workflow expects in the bucket (for copying files by other means):
+        every node archive and the node runtime helper."""
+        runtime = nodespec.runtime_key(self.storage.prefix, runtime_helper()[1])
+        return sorted({a.key(self.storage) for a in self.archives.values()} | {runtime})
 
     def _repr_html_(self) -> str:
         return display.compiled_html(self.pipeline, self.plan, self.workflow)
@@ -99,7 +102,8 @@ def _compile_pipeline(pipeline_json: Any, *, base_dir: str | os.PathLike[str] | 
     params.warn_kubelet_mangled(plan, pipeline.source)
     config = storage or StorageConfig.resolve()
     archives = node_files.node_archives(pipeline, loaded.members)  # the files validation collected
-    builds = {node_id: kfp_build.NodeBuild(archive_key=a.key(config), archive_sha256=a.sha256)
+    runtime_sha256 = runtime_helper()[1]
+    builds = {node_id: kfp_build.NodeBuild(archive_sha256=a.sha256, runtime_sha256=runtime_sha256)
               for node_id, a in archives.items()}
     func, params_list = kfp_build.build(pipeline, plan, config, builds)
     links = {(plan.task(parent), plan.task(node.id)) for node in pipeline.nodes for parent in node.parents}

@@ -6,8 +6,8 @@ env entry `{"name": ENV, "value": param}` (the JSON KFP writes for a V1EnvVar, w
 kubernetes' model objects, which cost KFP's compiler four attribute walks each), `.after()` from
 the links, resources, the constant container command, the node spec env var and credentials
 from a Kubernetes secret (after the user env vars: the kubelet expands `$(VAR)` in env values
-only from earlier entries): under private names for the loader, and as AWS_* for the user's
-code unless the user's own secrets set those names.
+only from earlier entries): as AWS_* for the user's code and the loader, or under private names
+for the loader where the user's own secrets set AWS_*.
 Must not: read Elyra JSON or write YAML.
 """
 from __future__ import annotations
@@ -28,10 +28,11 @@ from .storage_settings import StorageConfig
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NodeBuild:
-    """What kfp_build needs per node besides the model: its archive key and checksum."""
+    """What kfp_build needs per node besides the model: the checksums of its archive and of the
+    runtime helper (the keys follow from them and the storage prefix, nodespec.archive_key)."""
 
-    archive_key: str
     archive_sha256: str
+    runtime_sha256: str
 
 
 def kfp_modules() -> tuple[Any, Any, Any]:
@@ -99,7 +100,7 @@ def _container_op(dsl: Any, k8s: Any, node: Node, task: str, plan: ParameterPlan
     env: list[dict[str, Any]] = [{"name": b.env_name, "value": params[b.param]} for b in plan.bindings_of(node.id)]
     spec = nodespec.NodeSpec(
         task=task, label=node.label, kind=node.kind.short, file=archive_file(node),
-        archive_key=archive.archive_key, archive_sha256=archive.archive_sha256,
+        archive_sha256=archive.archive_sha256, runtime_sha256=archive.runtime_sha256,
         outputs=node.outputs, parents=parents, position=position, endpoint=storage.endpoint,
         bucket=storage.bucket, prefix=storage.prefix, region=storage.region)
     env.append({"name": nodespec.NODE_ENV, "value": spec.encode()})

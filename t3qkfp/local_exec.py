@@ -83,8 +83,8 @@ def run_workflow(workflow: Mapping[str, Any], *, params: Mapping[str, Any] | Non
     refused (UsageError) before anything starts; so are a cycle, unknown dependencies and a
     malformed workflow. Independent nodes run in parallel threads; after the first failure
     no new node starts, running ones finish, and RunError names the failed node.
-    Env vars from Kubernetes secrets: the object storage secret's keys get `credentials` (under
-    the loader's private names and as AWS_* for the user's code), others
+    Env vars from Kubernetes secrets: the object storage secret's keys get `credentials` (as
+    AWS_*, or under the loader's private names where the user's own secrets set AWS_*), others
     `secret_values[(secret, key)]` or the same-named env var of this process.
     """
     stream = out if out is not None else sys.stderr

@@ -324,14 +324,20 @@ def _container_env(container: Mapping[str, Any], template: Mapping[str, Any], po
     env: list[tuple[str, str]] = []
     defined: dict[str, str] = {}
     annotations = (template.get("metadata") or {}).get("annotations") or {}
-    # The object storage secret's keys, found by the private names the loader reads: every entry
-    # naming the same secret key (the AWS_* the user's code sees) gets the same local credential.
+    # The object storage secret's keys, found by the names the loader reads (its private name
+    # where the container has one, else the AWS_* name): every entry naming the same secret key
+    # gets the same local credential, and the loader's own entries get it whatever they name.
+    entries = [e for e in container.get("env") or [] if (e.get("valueFrom") or {}).get("secretKeyRef")]
+    names = {e.get("name") for e in entries}
+    loader = {(nodespec.ACCESS_KEY_ENV if nodespec.ACCESS_KEY_ENV in names else nodespec.USER_ACCESS_KEY_ENV):
+              credentials.access_key,
+              (nodespec.SECRET_KEY_ENV if nodespec.SECRET_KEY_ENV in names else nodespec.USER_SECRET_KEY_ENV):
+              credentials.secret_key}
     storage: dict[tuple[str, str], str] = {}
-    for entry in container.get("env") or []:
-        ref = ((entry.get("valueFrom") or {}).get("secretKeyRef") or {})
-        own = {nodespec.ACCESS_KEY_ENV: credentials.access_key,
-               nodespec.SECRET_KEY_ENV: credentials.secret_key}.get(entry.get("name"))
-        if ref and own is not None:
+    for entry in entries:
+        ref = entry["valueFrom"]["secretKeyRef"]
+        own = loader.get(entry.get("name"))
+        if own is not None:
             storage[(ref.get("name", ""), ref.get("key", ""))] = own
     for entry in container.get("env") or []:
         name = entry["name"]
@@ -343,10 +349,8 @@ def _container_env(container: Mapping[str, Any], template: Mapping[str, Any], po
             field_ref = source.get("fieldRef")
             if secret is not None:
                 ref = (secret.get("name", ""), secret.get("key", ""))
-                if name == nodespec.ACCESS_KEY_ENV:
-                    value = credentials.access_key
-                elif name == nodespec.SECRET_KEY_ENV:
-                    value = credentials.secret_key
+                if name in loader:
+                    value = loader[name]
                 elif ref in storage:
                     value = storage[ref]
                 elif ref in secret_values:
@@ -379,7 +383,7 @@ def _container_env(container: Mapping[str, Any], template: Mapping[str, Any], po
 def _label(env: Mapping[str, str], template: Mapping[str, Any], task: str) -> str:
     if nodespec.NODE_ENV in env:
         try:
-            return str(nodespec.decode(env[nodespec.NODE_ENV]).get("label") or task)
+            return nodespec.decode(env[nodespec.NODE_ENV]).label or task
         except ValueError:
             pass
     annotations = (template.get("metadata") or {}).get("annotations") or {}

@@ -21,14 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Mapping
 
+from . import nodespec
 from .errors import Location, Problem, shown
 from .model import Node, Pipeline
 from .storage_settings import StorageConfig
 from .user_files import read_regular, regular_file_problem
 
-# The archive member that carries the node runtime helper; user files may not live under it.
-RUNTIME_MEMBER = ".t3qkfp/node_runtime.py"
-RUNTIME_SOURCE = Path(__file__).parent / "runtime" / "node_runtime.py"
+# t3qkfp's own folder in the pod's working folder (the node runtime helper once travelled there
+# inside every archive; it is now its own object): user files may not live under it.
+RESERVED_DIR = ".t3qkfp"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,7 +43,7 @@ class Archive:
 
     def key(self, config: StorageConfig) -> str:
         """The object key: content-addressed, so an unchanged node uploads nothing new."""
-        return config.key("archives", f"{self.sha256}.tar.gz")
+        return nodespec.archive_key(config.prefix, self.sha256)
 
 
 def archive_top(pipeline: Pipeline, node: Node) -> Path:
@@ -150,7 +151,7 @@ def node_files(pipeline: Pipeline, node: Node) -> tuple[tuple[str, ...], list[Pr
                 problems.append(Problem(location=loc(field),
                                         message=f"dependency {shown(pattern)} includes {shown(shown_path)}, a link that leads outside {where}",
                                         hint="copy the file into the pipeline folder instead of linking to it"))
-            elif rel == RUNTIME_MEMBER or rel.startswith(".t3qkfp/"):
+            elif rel.startswith(RESERVED_DIR + "/"):
                 problems.append(Problem(location=loc(field),
                                         message=f"dependency {rel!r} is inside .t3qkfp/, which t3qkfp reserves"))
             elif odd := regular_file_problem(path):
@@ -255,7 +256,7 @@ def _folder_files(folder: Path, recursive: bool) -> list[Path]:
 
 
 def build_archive(pipeline: Pipeline, node: Node, members: tuple[str, ...]) -> Archive:
-    """Pack `members` (from node_files) and the runtime helper into reproducible tar.gz bytes.
+    """Pack `members` (from node_files) into reproducible tar.gz bytes.
 
     Sorted members, zero mtimes and owners, a gzip header without time or name: the same files
     always give the same sha256, which is the object key.
@@ -266,7 +267,6 @@ def build_archive(pipeline: Pipeline, node: Node, members: tuple[str, ...]) -> A
         with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
             entries = [(m, read_regular((root / m).resolve()), os.access(root / m, os.X_OK))
                        for m in members]
-            entries.append((RUNTIME_MEMBER, RUNTIME_SOURCE.read_bytes(), False))
             for name, data, executable in sorted(entries):
                 info = tarfile.TarInfo(name)
                 info.size = len(data)

@@ -7,7 +7,8 @@ uploading and running talk to a bucket; compiling never does. Must not: load or 
 pipeline; callers pass archives (archive_upload.py builds them for `t3qkfp.upload`).
 
 Object layout under `<prefix>/` (the node runtime reads the same layout):
-  archives/<sha256>.tar.gz              a node's files + the node runtime helper (content-addressed)
+  archives/<sha256>.tar.gz              a node's files (content-addressed)
+  runtime/<sha256>.py                   the node runtime helper the loader runs (one per version)
   runs/<run id>/<task>/manifest.json    the outputs a node uploaded
   runs/<run id>/<task>/outputs/<path>   those outputs
   runs/<run id>/<task>/<executed notebook or script log>
@@ -24,11 +25,12 @@ from pathlib import Path
 from typing import Any, Mapping, TextIO
 from urllib.parse import urlsplit
 
+from . import nodespec
 from .errors import FOREIGN_TEXT, StorageError, bounded, shown
 from .model import Node
 from .node_files import Archive
-from .nodespec import NODE_ENV, decode
 from .progress import Bar, duration, size
+from .runtime.command import runtime_helper
 from .storage_settings import StorageConfig
 
 
@@ -158,45 +160,58 @@ def ensure_bucket(client: Any, config: StorageConfig, *, create: bool = False) -
 def put_archives(archives: list[tuple[Node, Archive]], *, config: StorageConfig,
                  credentials: Credentials, create_bucket: bool = False,
                  progress: TextIO | None = None) -> list[UploadResult]:
-    """Upload already built archives (e.g. those of a compilation), skipping existing keys."""
-    import urllib3
-    from minio.error import MinioException, S3Error
+    """Upload already built archives (e.g. those of a compilation) and the node runtime helper
+    they run with, skipping existing keys; the results list the archives.
 
+    Every uploader (`t3qkfp upload`, run --local, submit, sweeps, the Elyra adapter) comes here,
+    so none can leave the helper out: the workflow's loader downloads it first.
+    """
     out = progress if progress is not None else sys.stderr
     client = make_client(config, credentials)
     ensure_bucket(client, config, create=create_bucket)
+    helper, helper_sha256 = runtime_helper()
+    key = nodespec.runtime_key(config.prefix, helper_sha256)
+    exists, took = _put_object(client, config, key, helper, "uploading the node runtime helper",
+                               "uploading the node runtime helper", "text/x-python")
+    where = f"s3://{config.bucket}/{key}"
+    print(f"t3qkfp: node runtime helper {'already there' if exists else 'uploaded'} ({where}, "
+          f"{_size(len(helper))}{took})", file=out, flush=True)
     results: list[UploadResult] = []
     for index, (node, archive) in enumerate(archives, 1):
         key = archive.key(config)
-        action = f"uploading the archive of node {node.label!r}"
-        try:
-            client.stat_object(config.bucket, key)
-            exists = True
-        except S3Error as exc:
-            if exc.code not in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
-                raise storage_error(exc, config, action) from None
-            exists = False
-        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise storage_error(exc, config, action) from None
-        took = ""
-        if not exists:
-            bar = Bar(f"[{index}/{len(archives)}] uploading {node.label!r}", len(archive.data))
-            started = time.monotonic()
-            try:
-                storage_call(config, action, client.put_object, config.bucket, key,
-                              io.BytesIO(archive.data), len(archive.data),
-                              content_type="application/gzip", progress=bar)
-            finally:
-                bar.close()
-            seconds = time.monotonic() - started
-            if seconds >= 1:
-                took = f" in {duration(seconds)}, {_size(len(archive.data) / seconds)}/s"
+        exists, took = _put_object(client, config, key, archive.data, f"uploading the archive of node {node.label!r}",
+                                   f"[{index}/{len(archives)}] uploading {node.label!r}", "application/gzip")
         state = "already there" if exists else "uploaded"
         print(f"t3qkfp: [{index}/{len(archives)}] {state}: s3://{config.bucket}/{key} "
               f"(node {node.label!r}, {_size(len(archive.data))}{took})", file=out, flush=True)
         results.append(UploadResult(node_id=node.id, label=node.label, key=key,
                                     size=len(archive.data), uploaded=not exists))
     return results
+
+
+def _put_object(client: Any, config: StorageConfig, key: str, data: bytes, action: str, bar_label: str,
+                content_type: str) -> tuple[bool, str]:
+    """Put one content-addressed object unless its key exists: (it existed, ' in 2 s, ...' or '')."""
+    import urllib3
+    from minio.error import MinioException, S3Error
+
+    try:
+        client.stat_object(config.bucket, key)
+        return True, ""
+    except S3Error as exc:
+        if exc.code not in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
+            raise storage_error(exc, config, action) from None
+    except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+        raise storage_error(exc, config, action) from None
+    bar = Bar(bar_label, len(data))
+    started = time.monotonic()
+    try:
+        storage_call(config, action, client.put_object, config.bucket, key, io.BytesIO(data), len(data),
+                      content_type=content_type, progress=bar)
+    finally:
+        bar.close()
+    seconds = time.monotonic() - started
+    return False, (f" in {duration(seconds)}, {_size(len(data) / seconds)}/s" if seconds >= 1 else "")
 
 
 def _size(n: float) -> str:
@@ -254,7 +269,8 @@ def result_name_problem(rel: str) -> str:
 
 
 def expected_objects(workflow: Mapping[str, Any]) -> list[ExpectedObject]:
-    """The node archives a compiled workflow reads, from the T3QKFP_NODE env of its containers.
+    """The objects a compiled workflow reads (node archives and the node runtime helper), from
+    the T3QKFP_NODE env of its containers.
 
     Works on any compiled YAML (read back with yaml.safe_load), so `t3qkfp compile
     --list-objects` and users copying files by hand see exactly what the pods will ask for.
@@ -262,12 +278,11 @@ def expected_objects(workflow: Mapping[str, Any]) -> list[ExpectedObject]:
     found: dict[tuple[str, str, str], tuple[str, list[str]]] = {}
     for template in workflow.get("spec", {}).get("templates", []):
         for env in (template.get("container") or {}).get("env", []) or []:
-            if env.get("name") != NODE_ENV or "value" not in env:
+            if env.get("name") != nodespec.NODE_ENV or "value" not in env:
                 continue
-            spec = decode(env["value"])
-            storage, archive = spec["storage"], spec["archive"]
-            ident = (storage["endpoint"], storage["bucket"], archive["key"])
-            entry = found.setdefault(ident, (archive["sha256"], []))
-            entry[1].append(str(spec["task"]))
+            spec = nodespec.decode(env["value"])
+            for key, sha256 in ((spec.archive_key, spec.archive_sha256), (spec.runtime_key, spec.runtime_sha256)):
+                entry = found.setdefault((spec.endpoint, spec.bucket, key), (sha256, []))
+                entry[1].append(spec.task)
     return [ExpectedObject(endpoint=e, bucket=b, key=k, sha256=sha, tasks=tuple(sorted(tasks)))
             for (e, b, k), (sha, tasks) in sorted(found.items())]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
+from . import nodespec
 from .errors import UsageError
 from .secrecy import refuse_userinfo
 from .user_files import read_regular
@@ -110,8 +111,8 @@ class StorageConfig:
                 raise UsageError(f"object storage setting {name!r} contains '{{{{' or '}}}}'")
 
     def key(self, *parts: str) -> str:
-        """An object key under the configured prefix."""
-        return "/".join(p.strip("/") for p in (self.prefix, *parts) if p.strip("/"))
+        """An object key under the configured prefix (the layout the node runtime reads too)."""
+        return nodespec.object_key(self.prefix, *parts)
 
 
 MAX_CONFIG_BYTES = 1 << 20  # a storage config is a few lines; /dev/zero is not one

@@ -19,7 +19,7 @@ from typing import Any
 from . import nodespec
 from .errors import Location, PipelineError, Problem
 from .kfp_build import topological_positions  # plain Python: kfp_build imports kfp only when building
-from .model import Pipeline
+from .model import Node, Pipeline
 from .node_files import archive_file
 from .params import ParameterPlan
 from .runtime.command import container_command
@@ -93,14 +93,14 @@ def estimate(pipeline: Pipeline, plan: ParameterPlan) -> SizeReport:
     tasks = dict(plan.tasks)
     position = topological_positions(pipeline, tasks)
     parts: list[tuple[str, int]] = []
-    total = 1000  # apiVersion, kind, metadata, entrypoint, serviceAccountName, the DAG template
+    total = 600  # apiVersion, kind, metadata, entrypoint, serviceAccountName, the DAG template
     for node in pipeline.nodes:
         task = tasks[node.id]
         bindings = plan.bindings_of(node.id)
         names = sorted({b.param for b in bindings})
         spec = nodespec.NodeSpec(
             task=task, label=node.label, kind=node.kind.short, file=archive_file(node),
-            archive_key="t3qkfp/archives/" + "0" * 64 + ".tar.gz", archive_sha256="0" * 64,
+            archive_sha256="0" * 64, runtime_sha256="0" * 64,
             outputs=node.outputs, parents=tuple(tasks[p] for p in node.parents), position=position[node.id],
             endpoint="http://minio-service.kubeflow:9000",
             bucket="mlpipeline", prefix="t3qkfp", region="us-east-1")
@@ -111,14 +111,20 @@ def estimate(pipeline: Pipeline, plan: ParameterPlan) -> SizeReport:
         env.append({"name": nodespec.RUN_ID_ENV, "value": nodespec.RUN_ID_VALUE})
         storage_entries = nodespec.storage_secret_env({s.name for s in node.secrets})
         env.extend([secret] * (len(node.secrets) + len(storage_entries)))
-        template = {"name": task, "container": {"command": command, "env": env, "image": node.runtime_image},
-                    "inputs": {"parameters": [{"name": n} for n in names]},
-                    "outputs": {"artifacts": [{"name": "mlpipeline-ui-metadata", "path": nodespec.UI_METADATA_PATH},
-                                              {"name": "mlpipeline-metrics", "path": nodespec.METRICS_PATH}]},
-                    "metadata": {"annotations": {"pipelines.kubeflow.org/task_display_name": node.label}}}
-        dag_task = {"name": task, "template": task, "dependencies": [tasks[p] for p in node.parents if p in tasks],
-                    "arguments": {"parameters": [{"name": n, "value": "{{inputs.parameters.%s}}" % n}
-                                                 for n in names]}}
+        template: dict[str, Any] = {
+            "name": task, "container": {"command": command, "env": env, "image": node.runtime_image},
+            "outputs": {"artifacts": [{"name": "mlpipeline-ui-metadata", "path": nodespec.UI_METADATA_PATH},
+                                      {"name": "mlpipeline-metrics", "path": nodespec.METRICS_PATH}]},
+            **_pod_settings(node)}
+        dag_task: dict[str, Any] = {"name": task, "template": task}
+        # kfp leaves out what would be empty: a node without parents or run parameters
+        dependencies = [tasks[p] for p in node.parents if p in tasks]
+        if dependencies:
+            dag_task["dependencies"] = dependencies
+        if names:
+            template["inputs"] = {"parameters": [{"name": n} for n in names]}
+            dag_task["arguments"] = {"parameters": [{"name": n, "value": "{{inputs.parameters.%s}}" % n}
+                                                    for n in names]}
         size = _json_size(template) + _json_size(dag_task)
         parts.append((f"template {task!r}", size))
         total += size
@@ -128,3 +134,34 @@ def estimate(pipeline: Pipeline, plan: ParameterPlan) -> SizeReport:
     parts.append(("spec.arguments (run parameters)", arguments))
     parts.sort(key=lambda p: -p[1])
     return SizeReport(total=total, biggest=tuple(parts[:5]))
+
+
+def _pod_settings(node: Node) -> dict[str, Any]:
+    """Volumes, tolerations, pod labels/annotations and resources as kfp_build lays them out
+    (roughly: the same keys and values, without kfp's exact quantity strings)."""
+    settings, parts = node.kubernetes, {}
+    volumes = [{"name": f"volume-{i}", "persistentVolumeClaim": {"claimName": v.pvc, "readOnly": True}}
+               for i, v in enumerate(settings.volumes)]
+    mounts = [{"mountPath": v.path, "name": f"volume-{i}", "readOnly": True, "subPath": v.sub_path}
+              for i, v in enumerate(settings.volumes)]
+    if settings.shared_memory_gb is not None:
+        volumes.append({"emptyDir": {"medium": "Memory", "sizeLimit": "1G"}, "name": "shared-memory"})
+        mounts.append({"mountPath": "/dev/shm", "name": "shared-memory"})
+    if volumes:
+        parts["volumes"], parts["volumeMounts"] = volumes, mounts
+    if settings.tolerations:
+        parts["tolerations"] = [{"effect": t.effect, "key": t.key, "operator": t.operator, "value": t.value}
+                                for t in settings.tolerations]
+    metadata: dict[str, Any] = {"annotations": {**dict(settings.pod_annotations),
+                                                "pipelines.kubeflow.org/task_display_name": node.label}}
+    if settings.pod_labels:
+        metadata["labels"] = dict(settings.pod_labels)
+    parts["metadata"] = metadata
+    r = node.resources
+    requests = {k: "1" for k, v in (("cpu", r.cpu), ("memory", r.memory)) if v is not None}
+    limits = {k: "1" for k, v in (("cpu", r.cpu_limit), ("memory", r.memory_limit), ("nvidia.com/gpu", r.gpu))
+              if v is not None}
+    if requests or limits:
+        parts["resources"] = {k: v for k, v in (("limits", limits), ("requests", requests)) if v}
+    return parts
+

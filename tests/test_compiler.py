@@ -1,7 +1,6 @@
 """compile(): input forms, determinism, package formats, atomic writes, names kfp keeps unchanged."""
 from __future__ import annotations
 
-import base64
 import copy
 import io
 import json
@@ -280,12 +279,12 @@ def test_ancestors_reach_a_node_farthest_first_so_the_nearer_copy_of_a_file_stay
     for template in workflow["spec"]["templates"]:
         for env in template.get("container", {}).get("env", []):
             if env["name"] == nodespec.NODE_ENV:
-                specs[template["name"]] = json.loads(base64.b64decode(env["value"]))
+                specs[template["name"]] = nodespec.decode(env["value"])
     # Each spec names its parents only (the runtime follows their manifests' lineage); the
     # positions put every ancestor after its own ancestors, ties by task name.
-    assert specs["report"]["parents"] == ["a-clean"]
-    assert specs["a-clean"]["parents"] == ["z-prep", "side"]
-    order = sorted(specs, key=lambda task: specs[task]["position"])
+    assert specs["report"].parents == ("a-clean",)
+    assert specs["a-clean"].parents == ("z-prep", "side")
+    order = sorted(specs, key=lambda task: specs[task].position)
     assert order == ["side", "z-prep", "a-clean", "report"]
 
 

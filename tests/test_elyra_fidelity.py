@@ -6,7 +6,6 @@ with a supernode (checked against Elyra 2.2.4's own parser), node files under `.
 """
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import t3qkfp
-from t3qkfp import PipelineError
+from t3qkfp import PipelineError, nodespec
 from t3qkfp.compiler import compile_pipeline
 from t3qkfp.display import plan_rows
 from t3qkfp.model import NodeKind
@@ -75,9 +74,8 @@ def _containers(workflow: dict) -> dict[str, dict]:
     return {t["name"]: t["container"] for t in workflow["spec"]["templates"] if "container" in t}
 
 
-def _spec(container: dict) -> dict:
-    value = next(e["value"] for e in container["env"] if e["name"] == "T3QKFP_NODE")
-    return json.loads(base64.b64decode(value))
+def _spec(container: dict) -> nodespec.NodeSpec:
+    return nodespec.decode(next(e["value"] for e in container["env"] if e["name"] == "T3QKFP_NODE"))
 
 
 def _warnings(caplog) -> list[str]:
@@ -219,7 +217,7 @@ def test_a_notebook_node_with_a_script_file_runs_the_script(tmp_path, caplog):
     assert any("node 'Clean' (n-a): app_data.filename: a notebook node's file 'clean.py' runs as a Python script" in w
                for w in warned), warned
     containers = _containers(compile_pipeline(path, storage=STORAGE, deterministic=True).workflow)
-    assert [_spec(containers[t])["kind"] for t in ("clean", "plot", "prep")] == ["python", "r", "notebook"]
+    assert [_spec(containers[t]).kind for t in ("clean", "plot", "prep")] == ["python", "r", "notebook"]
 
 
 def test_a_file_elyra_cannot_run_stays_refused(tmp_path):

@@ -1,12 +1,14 @@
 """The constant loader and the node runtime, run exactly as in a pod: `python3 -c LOADER` + env.
 
-Each test packs a small archive, puts it into a real S3 server (moto, SigV4 checked) and runs
-the container command as a subprocess, so the signing code, the sha256 check, the helper exec
-and the error messages are all exercised the way a pod exercises them.
+Each test packs a small archive, puts it and the runtime helper object into a real S3 server
+(moto, SigV4 checked) and runs the container command as a subprocess, so the signing code, both
+sha256 checks, the helper exec and the error messages are all exercised the way a pod exercises
+them.
 """
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import io
 import json
@@ -20,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from t3qkfp import nodespec
-from t3qkfp.runtime.command import LOADER_BLOB, blob_text, container_command, loader_text
-from t3qkfp.node_files import RUNTIME_MEMBER, RUNTIME_SOURCE
+from t3qkfp.runtime import node_runtime
+from t3qkfp.runtime.command import LOADER_BLOB, RUNTIME_SOURCE, blob_text, container_command, loader_text, runtime_helper
 
 from conftest import regenerating
 from s3server import S3Server, closed_port_endpoint, s3_server
@@ -38,7 +40,7 @@ def s3() -> S3Server:
 def make_archive(files: dict[str, bytes], *, extra: list[tarfile.TarInfo] | None = None) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in [*files.items(), (RUNTIME_MEMBER, RUNTIME_SOURCE.read_bytes())]:
+        for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -54,27 +56,35 @@ def put(s3: S3Server, key: str, data: bytes) -> None:
 def spec_for(s3: S3Server, archive: bytes, *, task: str = "node-a", kind: str = "python",
              file: str = "main.py", outputs: tuple[str, ...] = (), parents: tuple[str, ...] = (), position: int = 0,
              endpoint: str | None = None, bucket: str | None = None, upload: bool = True,
-             sha256: str | None = None) -> nodespec.NodeSpec:
-    digest = hashlib.sha256(archive).hexdigest()
-    key = f"t3qkfp-test/archives/{digest}.tar.gz"
-    if upload:
-        put(s3, key, archive)
-    return nodespec.NodeSpec(task=task, label=f"Label of {task}", kind=kind, file=file, archive_key=key,
-                             archive_sha256=sha256 or digest, outputs=outputs, parents=parents, position=position,
+             sha256: str | None = None, runtime: bytes | None = None) -> nodespec.NodeSpec:
+    """The node's spec, its archive and the runtime helper (or `runtime` under the helper's key) put."""
+    helper, helper_sha256 = runtime_helper()
+    spec = nodespec.NodeSpec(task=task, label=f"Label of {task}", kind=kind, file=file,
+                             archive_sha256=sha256 or hashlib.sha256(archive).hexdigest(),
+                             runtime_sha256=helper_sha256, outputs=outputs, parents=parents, position=position,
                              endpoint=endpoint or s3.endpoint, bucket=bucket or s3.bucket,
                              prefix="t3qkfp-test", region="us-east-1")
+    if upload:
+        put(s3, spec.archive_key, archive)  # under the compiled key, whatever its bytes hash to
+        put(s3, spec.runtime_key, helper if runtime is None else runtime)
+    return spec
 
 
 def run_pod(spec: nodespec.NodeSpec, workdir: Path, s3: S3Server, *, env: dict[str, str] | None = None,
-            access_key: str | None = None, secret_key: str | None = None) -> subprocess.CompletedProcess[str]:
-    """The container command with the container env, in a fresh folder, like a pod."""
+            access_key: str | None = None, secret_key: str | None = None,
+            private: bool = True) -> subprocess.CompletedProcess[str]:
+    """The container command with the container env, in a fresh folder, like a pod: the storage
+    keys under the loader's private names (`private`, as where the user's secrets set AWS_*) or
+    as AWS_* (as in every other container)."""
     workdir.mkdir(parents=True, exist_ok=True)
+    names = ((nodespec.ACCESS_KEY_ENV, nodespec.SECRET_KEY_ENV) if private
+             else (nodespec.USER_ACCESS_KEY_ENV, nodespec.USER_SECRET_KEY_ENV))
     full_env = {"PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
                 "HOME": os.environ.get("HOME", "/tmp"),
                 **(env or {}),
                 nodespec.NODE_ENV: spec.encode(), nodespec.RUN_ID_ENV: RUN_ID,
-                nodespec.ACCESS_KEY_ENV: access_key or s3.credentials.access_key,
-                nodespec.SECRET_KEY_ENV: secret_key or s3.credentials.secret_key,
+                names[0]: access_key or s3.credentials.access_key,
+                names[1]: secret_key or s3.credentials.secret_key,
                 nodespec.METADATA_DIR_ENV: str(workdir / "_metadata")}
     return subprocess.run(container_command(), cwd=workdir, env=full_env, capture_output=True,
                           text=True, timeout=120)
@@ -281,7 +291,68 @@ def test_changed_archive_is_refused_by_sha256(s3: S3Server, tmp_path: Path) -> N
     spec = spec_for(s3, archive, sha256="0" * 64)
     done = run_pod(spec, tmp_path / "pod", s3)
     assert done.returncode == 1
-    assert "sha256" in done.stderr and "differs from the compiled one" in done.stderr
+    assert f"node 'Label of node-a' failed: sha256 of {spec.archive_key} differs from the compiled one" in done.stderr
+    assert not (tmp_path / "pod" / "main.py").exists()
+    # KFP's artifact files are written all the same (Argo would otherwise fail the pod saving them)
+    assert (tmp_path / "pod" / "_metadata" / "mlpipeline-ui-metadata.json").is_file()
+
+
+def test_changed_runtime_helper_is_refused_by_sha256_before_it_runs(s3: S3Server, tmp_path: Path) -> None:
+    """Someone replaced the runtime object in the bucket: the loader refuses it, its code never runs."""
+    archive = make_archive({"main.py": b"print('x')\n"})
+    evil = b"import pathlib\npathlib.Path('PWNED').write_text('x')\n"
+    spec = spec_for(s3, archive, task="evil-runtime", runtime=evil)
+    try:
+        done = run_pod(spec, tmp_path / "pod", s3)
+    finally:
+        put(s3, spec.runtime_key, runtime_helper()[0])  # the module's other tests share the key
+    assert done.returncode == 1
+    assert done.stderr.strip() == (f"t3qkfp: node 'Label of evil-runtime' failed: sha256 of {spec.runtime_key} "
+                                   "differs from the compiled one")
+    assert not (tmp_path / "pod" / "PWNED").exists()
+
+
+def test_missing_runtime_helper_names_its_key(s3: S3Server, tmp_path: Path) -> None:
+    archive = make_archive({"main.py": b"print('x')\n"})
+    spec = spec_for(s3, archive, upload=False)
+    spec = dataclasses.replace(spec, runtime_sha256="f" * 64)  # a helper never uploaded
+    done = run_pod(spec, tmp_path / "pod", s3)
+    assert done.returncode == 1
+    assert f"NoSuchKey: s3://{s3.bucket}/{spec.runtime_key} at {s3.endpoint}" in done.stderr
+
+
+def test_the_loader_reads_the_aws_names_where_no_private_copy_is_set(s3: S3Server, tmp_path: Path) -> None:
+    """Containers whose user secrets leave AWS_* alone carry the storage keys only there."""
+    archive = make_archive({"main.py": b"import os\nprint('sees', os.environ['AWS_ACCESS_KEY_ID'])\n"})
+    spec = spec_for(s3, archive, task="aws-names")
+    done = run_pod(spec, tmp_path / "pod", s3, private=False)
+    assert done.returncode == 0, done.stderr
+    assert f"sees {s3.credentials.access_key}" in done.stdout
+    # the private names win where both are set (the user's own AWS_* are not the storage's)
+    done = run_pod(spec, tmp_path / "pod2", s3, env={"AWS_ACCESS_KEY_ID": "AKIAUSERUSERUSERUSER",
+                                                      "AWS_SECRET_ACCESS_KEY": "user-secret"})
+    assert done.returncode == 0, done.stderr
+    assert "sees AKIAUSERUSERUSERUSER" in done.stdout
+
+
+def test_node_spec_wire_layout_is_the_runtime_s_and_round_trips() -> None:
+    """nodespec and the runtime read T3QKFP_NODE's list in the same order, and nothing in it is
+    something Argo or the kubelet would rewrite."""
+    assert node_runtime.WIRE_FIELDS == nodespec.WIRE_FIELDS
+    assert node_runtime.SPEC_VERSION == nodespec.SPEC_VERSION
+    spec = nodespec.NodeSpec(task="t", label="{{workflow.uid}} $(HOME) $$ }} é", kind="python", file="a b/{x}.py",
+                             archive_sha256="a" * 64, runtime_sha256="b" * 64, outputs=("out/$(X)*",),
+                             parents=("p",), position=2, endpoint="http://minio:9000", bucket="mlpipeline",
+                             prefix="some/prefix/", region="us-east-1")
+    value = spec.encode()
+    for forbidden in ("{", "}", "$"):
+        assert forbidden not in value
+    assert nodespec.decode(value) == dataclasses.replace(spec, prefix="some/prefix")
+    fields = node_runtime.read_spec(json.loads(value))
+    assert fields["label"] == spec.label and fields["file"] == spec.file and fields["outputs"] == ["out/$(X)*"]
+    assert fields["storage"]["prefix"] == "some/prefix/" and spec.archive_key == f"some/prefix/archives/{'a' * 64}.tar.gz"
+    with pytest.raises(ValueError, match="not a version 3 node spec"):
+        nodespec.decode(json.dumps([2] + json.loads(value)[1:]))
 
 
 # --- object storage failures: one distinct message each -------------------------------------------
@@ -310,6 +381,7 @@ def test_missing_bucket(s3: S3Server, tmp_path: Path) -> None:
 
 def test_missing_archive(s3: S3Server, tmp_path: Path) -> None:
     spec = spec_for(s3, make_archive({"main.py": b"# never uploaded\n"}), upload=False)
+    put(s3, spec.runtime_key, runtime_helper()[0])
     done = run_pod(spec, tmp_path / "pod", s3)
     assert done.returncode == 1
     assert "NoSuchKey" in done.stderr and spec.archive_key in done.stderr
@@ -328,7 +400,7 @@ def test_missing_credentials_env(s3: S3Server, tmp_path: Path) -> None:
     env = {"PATH": os.environ["PATH"], nodespec.NODE_ENV: spec.encode(), nodespec.RUN_ID_ENV: RUN_ID}
     done = subprocess.run(container_command(), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
-    assert "'T3QKFP_S3_ACCESS_KEY' unset" in done.stderr
+    assert "T3QKFP_S3_ACCESS_KEY and AWS_ACCESS_KEY_ID unset: no object storage credentials" in done.stderr
 
 
 @pytest.mark.parametrize("broken", [b"[1, 2]", b'"files"', b'{"files": 7, "position": 0}',

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 import t3qkfp
+from t3qkfp import nodespec
 from t3qkfp.errors import PipelineError, StorageError
 from t3qkfp.archive_upload import upload
 from t3qkfp.object_storage import Credentials, expected_objects
+from t3qkfp.runtime.command import runtime_helper
 from t3qkfp.storage_settings import StorageConfig
 
 from s3server import S3Server, closed_port_endpoint, s3_server
@@ -33,11 +35,17 @@ def test_upload_puts_every_archive_once(s3: S3Server) -> None:
     assert len(first) == 3 and all(r.uploaded for r in first)
     assert log.getvalue().count("uploaded: s3://") == 3
     assert "[3/3]" in log.getvalue() and "node 'Report'" in log.getvalue()
+    # the node runtime helper the loader fetches first goes up with them, once for all nodes
+    runtime = nodespec.runtime_key("up-once", runtime_helper()[1])
+    assert log.getvalue().count(f"node runtime helper uploaded (s3://{s3.bucket}/{runtime}") == 1
     keys = s3.keys("up-once/")
-    assert keys == sorted({r.key for r in first})
-    second = upload(THREE, config=config, credentials=s3.credentials, progress=io.StringIO())
+    assert keys == sorted({r.key for r in first} | {runtime})
+    assert s3.read(runtime) == runtime_helper()[0]
+    log = io.StringIO()
+    second = upload(THREE, config=config, credentials=s3.credentials, progress=log)
     assert [r.key for r in second] == [r.key for r in first]
     assert not any(r.uploaded for r in second)  # content-addressed: nothing new
+    assert "node runtime helper already there" in log.getvalue()
 
 
 def test_expected_objects_match_the_uploaded_keys(s3: S3Server) -> None:
@@ -45,10 +53,14 @@ def test_expected_objects_match_the_uploaded_keys(s3: S3Server) -> None:
     results = upload(THREE, config=config, credentials=s3.credentials, progress=io.StringIO())
     workflow = t3qkfp.compile(THREE, storage=config)
     expected = expected_objects(workflow)
-    assert sorted(e.key for e in expected) == sorted(r.key for r in results)
+    runtime = nodespec.runtime_key("expected", runtime_helper()[1])
+    assert sorted(e.key for e in expected) == sorted([r.key for r in results] + [runtime]) == s3.keys("expected/")
+    assert sorted(e.key for e in expected) == t3qkfp.compile_pipeline(THREE, storage=config).object_keys()
     assert all(e.bucket == s3.bucket and e.endpoint == s3.endpoint for e in expected)
     assert {t for e in expected for t in e.tasks} == {"prepare-numbers", "double-them", "report"}
     assert str(expected[0]).startswith(f"s3://{s3.bucket}/expected/archives/")
+    helper = next(e for e in expected if e.key == runtime)  # every node runs it
+    assert helper.tasks == ("double-them", "prepare-numbers", "report") and helper.sha256 == runtime_helper()[1]
 
 
 def test_credentials_from_env(s3: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -47,7 +47,7 @@ def test_estimate_without_kfp_is_close_to_the_measured_size(case: str) -> None:
 
 def test_above_the_limit_compile_refuses_naming_size_and_parts(monkeypatch: pytest.MonkeyPatch,
                                                                tmp_path: Path) -> None:
-    monkeypatch.setattr(workflow_size, "MAX_BYTES", 15_000)
+    monkeypatch.setattr(workflow_size, "MAX_BYTES", 12_000)
     with pytest.raises(PipelineError) as info:
         compile_pipeline(FAN, storage=StorageConfig())
     text = str(info.value)

@@ -7,7 +7,6 @@ pipeline) and packs it as Elyra 2.x does: from the file's own folder.
 """
 from __future__ import annotations
 
-import base64
 import io
 import json
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import t3qkfp
+from t3qkfp import nodespec
 from t3qkfp.errors import PipelineError
 from t3qkfp.node_files import node_files
 
@@ -63,11 +63,11 @@ def test_sibling_folder_file_compiles_with_the_root_and_packs_as_elyra(tmp_path:
     with tarfile.open(fileobj=io.BytesIO(archive.data)) as tar:
         names = sorted(tar.getnames())
     # the file's own folder is the archive's top, as Elyra 2.x packs it; nothing else from it
-    assert names == [".t3qkfp/node_runtime.py", "helper.py", "setup.py"]
+    assert names == ["helper.py", "setup.py"]
     env = compiled.workflow["spec"]["templates"]
     specs = [e["value"] for t in env for e in (t.get("container") or {}).get("env", []) if e["name"] == "T3QKFP_NODE"]
-    (spec,) = [json.loads(base64.b64decode(s)) for s in specs]
-    assert spec["file"] == "setup.py"
+    (spec,) = [nodespec.decode(s) for s in specs]
+    assert spec.file == "setup.py"
 
 
 def test_sibling_folder_file_is_refused_without_a_root_that_holds_it(tmp_path: Path, monkeypatch) -> None:

@@ -1,14 +1,16 @@
 """The node runtime helper: runs one Elyra node inside its container (stdlib only).
 
-It travels inside every node archive as `.t3qkfp/node_runtime.py`; the constant loader
-(runtime/loader.py) verifies the archive's sha256, then execs this file in its own globals and
-calls `node_main(spec, archive_bytes)`. The helper therefore uses the loader's `s3(method, key,
+It is stored once per version as its own content-addressed object (<prefix>/runtime/<sha256>.py,
+not inside every node archive, which made every archive carry and gzip it again); the constant
+loader (runtime/loader.py) downloads it, verifies its sha256, then execs this file in its own
+globals and calls `node_main(spec_list)`. The helper therefore uses the loader's `s3(method, key,
 body)` request function and its `E` exception instead of carrying a second S3 client: one
 signing implementation, exercised by every node.
 
 Steps, each failing with one clear message and a non-zero exit:
   1. refuse env values that still hold an Argo placeholder (a run parameter Argo left unfilled);
-  2. unpack the archive into the working folder, checking every member by hand;
+  2. download the node archive, check its sha256 against the spec, and unpack it into the
+     working folder, checking every member by hand;
   3. download the declared outputs of the ancestor nodes into the node's folder: the parents'
      manifests list the ancestors with outputs (`lineage`), so the spec names parents only;
   4. run the notebook (papermill's API), Python script or R script from an argv list, with the
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import hashlib
 import io
 import json
 import os
@@ -38,6 +41,10 @@ from typing import Any, Callable
 #   s3(method: str, key: str, body: bytes = b"") -> bytes   raises E(message) on any failure
 #   E: the loader's exception class
 RUNTIME_DIR = ".t3qkfp"
+# T3QKFP_NODE's list, in order (t3qkfp/nodespec.py WIRE_FIELDS; a test holds the two equal).
+WIRE_FIELDS = ("version", "endpoint", "bucket", "key_prefix", "region", "runtime_sha256", "label",
+               "task", "kind", "file", "archive_sha256", "outputs", "parents", "position")
+SPEC_VERSION = 3
 UI_METADATA = "mlpipeline-ui-metadata.json"
 METRICS = "mlpipeline-metrics.json"
 LEFTOVERS = ("{{inputs.parameters.", "{{workflow.")  # Argo placeholders that must be gone
@@ -47,7 +54,18 @@ class NodeFailure(Exception):
     """A failure of this node whose message is the whole story (no traceback needed)."""
 
 
-def node_main(spec: dict[str, Any], archive: bytes, request: Callable[..., bytes] | None = None,
+def read_spec(items: list[Any]) -> dict[str, Any]:
+    """T3QKFP_NODE's list as the named fields the steps use (the one reader in the pod)."""
+    if not isinstance(items, list) or len(items) != len(WIRE_FIELDS) or items[0] != SPEC_VERSION:
+        raise NodeFailure(f"T3QKFP_NODE is not a version {SPEC_VERSION} node spec; the workflow and the "
+                          "runtime helper come from different t3qkfp versions")
+    spec = dict(zip(WIRE_FIELDS, items))
+    spec["storage"] = {"endpoint": spec["endpoint"], "bucket": spec["bucket"], "prefix": spec["key_prefix"],
+                       "region": spec["region"]}
+    return spec
+
+
+def node_main(items: list[Any], request: Callable[..., bytes] | None = None,
               error: type[Exception] | None = None) -> int:
     """Run the node; return the process exit code. Prints one `t3qkfp: ...` line on failure.
 
@@ -55,9 +73,14 @@ def node_main(spec: dict[str, Any], archive: bytes, request: Callable[..., bytes
     """
     request = request or globals()["s3"]
     error = error or globals()["E"]
+    try:
+        spec = read_spec(items)
+    except NodeFailure as exc:
+        _say(f"node failed: {exc}")
+        return 1
     node = _Node(spec, request)
     try:
-        node.run(archive)
+        node.run()
     except (NodeFailure, error) as exc:  # type: ignore[misc]
         _say(f"node {spec.get('label')!r} failed: {exc}")
         return 1
@@ -107,18 +130,26 @@ class _Node:
         return f"s3://{storage['bucket']}/{self.task_key(self.spec['task'])}/ at {storage['endpoint']}"
 
     # --- steps --------------------------------------------------------------------------------
-    def run(self, archive: bytes) -> None:
+    def run(self) -> None:
         check_environment(os.environ)
         if not self.run_id or "{" in self.run_id:
             raise NodeFailure("env var T3QKFP_RUN_ID is not set to the run id "
                               f"(got {self.run_id!r}); the workflow must set it to the workflow uid")
         print(f"t3qkfp: node {self.spec['label']!r} ({self.spec['task']}): {self.spec['kind']} {self.file}, "
               f"run {self.run_id}", flush=True)
-        safe_extract(archive, self.root)
+        safe_extract(self.archive(), self.root)
         self.download_inputs()
         self.started = True
         self.execute()
         self.upload_outputs()
+
+    def archive(self) -> bytes:
+        """The node archive from the bucket, refused unless its sha256 is the compiled one."""
+        key = self.key("archives", self.spec["archive_sha256"] + ".tar.gz")
+        data = self.request("GET", key)
+        if hashlib.sha256(data).hexdigest() != self.spec["archive_sha256"]:
+            raise NodeFailure(f"sha256 of {key} differs from the compiled one")
+        return data
 
     def download_inputs(self) -> None:
         """Each ancestor's manifest, then the files it lists, at the same relative paths.
