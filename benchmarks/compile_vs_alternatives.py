@@ -11,7 +11,9 @@ the previous one; fan: one root and N-1 children), with the env defaults shared 
 them is lifted inside this benchmark only):
   t3qkfp   Elyra JSON file -> YAML text (compile_pipeline(...).yaml);
   (B)      kfp 1.2 `Compiler().compile` of the equivalent hand-written DSL: the same ContainerOps,
-           command, env PipelineParams (pipeline function arguments), node spec and dependencies;
+           env PipelineParams (pipeline function arguments), node spec and dependencies, and the
+           loader command in every op (kfp 1.2's DSL has no workflow-level podSpecPatch, where
+           t3qkfp writes it once);
   (C)      compile-then-edit: an Elyra-2.x-style DSL with literal env values compiled by kfp, the
            YAML loaded, env values rewritten to run parameters (template inputs, task arguments,
            DAG inputs, spec.arguments) and dumped again: "pure" with pure-Python PyYAML as kfp 1.2
@@ -121,7 +123,7 @@ def t3qkfp_stages(path: Path) -> dict[str, float]:
 def _t3qkfp_stages(path: Path) -> dict[str, float]:
     from kfp.compiler import Compiler
 
-    from t3qkfp import elyra_reader, go_yaml, kfp_build, node_files, params, workflow_size
+    from t3qkfp import argo_emit, elyra_reader, go_yaml, kfp_build, node_files, params, workflow_size
     from t3qkfp.invariants import workflow_problems
     from t3qkfp.runtime.command import runtime_helper
     from t3qkfp.storage_settings import StorageConfig
@@ -146,6 +148,7 @@ def _t3qkfp_stages(path: Path) -> dict[str, float]:
         warnings.simplefilter("ignore")
         workflow = stage("kfp compiler", lambda: Compiler()._create_workflow(
             func, pipeline_name=plan.pipeline_name, params_list=plist))
+    argo_emit.add_loader(workflow)
     links = {(plan.task(p), plan.task(n.id)) for n in pipeline.nodes for p in n.parents}
     problems = stage("checks", lambda: (workflow_size.measure(workflow), workflow_problems(workflow, plan, links))[1])
     assert not problems, problems
@@ -159,6 +162,7 @@ def _node_specs(path: Path) -> dict[str, Any]:
     """Per node, the strings the hand-written DSL carries as literals (task, command, node spec)."""
     from t3qkfp import nodespec
     from t3qkfp.compiler import compile_pipeline
+    from t3qkfp.runtime.command import container_command
     from t3qkfp.storage_settings import StorageConfig
     compiled = compile_pipeline(path, storage=StorageConfig(), deterministic=True, allow_large=True)
     tasks = [task for _, task in compiled.plan.tasks]
@@ -167,7 +171,9 @@ def _node_specs(path: Path) -> dict[str, Any]:
         if "container" in template:
             env = {e["name"]: e.get("value") for e in template["container"]["env"]}
             spec[template["name"]] = env[nodespec.NODE_ENV]
-    command = next(t["container"]["command"] for t in compiled.workflow["spec"]["templates"] if "container" in t)
+    # kfp 1.2's DSL cannot set a workflow-level podSpecPatch, so a hand-written DSL repeats the
+    # loader command in every ContainerOp (t3qkfp writes it once, in spec.podSpecPatch).
+    command = container_command()
     return {"tasks": tasks, "spec": [spec[t] for t in tasks], "command": command,
             "params": {p.name: p.default for p in compiled.plan.parameters},
             "binding": [{b.env_name: b.param for b in compiled.plan.bindings_of(node_id)}

@@ -1,9 +1,10 @@
 """kfp dsl pipeline → Argo Workflow dict (KFP 1.2's own compiler) → packages of its YAML text.
 
 Owns: the one place that calls KFP 1.2's compiler (its private `_create_workflow`, which
-returns the dict without writing or re-dumping it), the deterministic header, the final
-invariant check and the .yaml/.zip/.tar.gz package formats (the YAML text: go_yaml).
-Must not: edit the workflow's structure or YAML text after KFP's compiler built it.
+returns the dict without writing or re-dumping it), the deterministic header, the
+workflow-level spec.podSpecPatch that carries the node loader once (kfp 1.2's DSL cannot set
+it), the final invariant check and the .yaml/.zip/.tar.gz package formats (the YAML text: go_yaml).
+Must not: edit the workflow's structure or YAML text after KFP's compiler built it beyond those two.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from . import quiet
 from .errors import InternalError, UsageError
 from .invariants import workflow_problems
 from .params import ParameterPlan
+from .runtime.command import pod_spec_patch
 
 COMPILATION_TIME = "pipelines.kubeflow.org/pipeline_compilation_time"
 # kfp 1.2 keeps the pipeline being built in a class attribute (dsl.Pipeline._default_pipeline)
@@ -49,11 +51,19 @@ def to_workflow(pipeline_func: Callable[[], None], params_list: list[Any], *, na
                                                params_list=params_list)
     if deterministic:
         workflow["metadata"]["annotations"].pop(COMPILATION_TIME, None)
+    add_loader(workflow)
     problems = workflow_problems(workflow, plan, links)
     if problems:
         raise InternalError("the compiled workflow breaks t3qkfp's own rules (a bug in t3qkfp, "
                             "please report it):\n" + "\n".join(problems))
     return workflow
+
+
+def add_loader(workflow: dict[str, Any]) -> None:
+    """The node loader once per workflow, as spec.podSpecPatch: Argo patches every pod's main
+    container with it (the templates carry a placeholder that fails loudly where no patch is
+    applied)."""
+    workflow["spec"]["podSpecPatch"] = pod_spec_patch()
 
 
 def write_package(yaml_text: str, path: str | os.PathLike[str]) -> Path:

@@ -15,6 +15,7 @@ from typing import Any
 
 from . import naming, nodespec
 from .params import ParameterPlan
+from .runtime.command import placeholder_command, pod_spec_patch
 
 _TEMPLATE_REF = re.compile(r"\{\{([^{}]*)\}\}")
 _INPUT_REF = re.compile(r"inputs\.parameters\.([-a-zA-Z0-9_]+)")
@@ -136,6 +137,10 @@ def _check(workflow: dict[str, Any], plan: ParameterPlan | None, problems: list[
             add(f"template {template['name']!r} carries object storage credentials as literal values")
     if len(commands) > 1:
         add("the container command differs between nodes")
+    if commands - {json.dumps([placeholder_command(), None])}:
+        add("a container command is not the placeholder spec.podSpecPatch replaces")
+    if spec.get("podSpecPatch") != pod_spec_patch():
+        add("spec.podSpecPatch is not the one that runs the node loader")
     annotation = json.loads(workflow["metadata"]["annotations"]["pipelines.kubeflow.org/pipeline_spec"])
     spec_inputs = {i["name"]: i for i in annotation.get("inputs", [])}
     if sorted(spec_inputs) != sorted(arg_names):

@@ -4,10 +4,11 @@ Owns: the only use of `kfp.dsl`: one ContainerOp per node, every run parameter a
 `dsl.PipelineParam` with type and default, wired into exactly the nodes that use it through an
 env entry `{"name": ENV, "value": param}` (the JSON KFP writes for a V1EnvVar, without
 kubernetes' model objects, which cost KFP's compiler four attribute walks each), `.after()` from
-the links, resources, the constant container command, the node spec env var and credentials
-from a Kubernetes secret (after the user env vars: the kubelet expands `$(VAR)` in env values
-only from earlier entries): as AWS_* for the user's code and the loader, or under private names
-for the loader where the user's own secrets set AWS_*.
+the links, resources, the placeholder container command (argo_emit adds the loader once, as
+spec.podSpecPatch), the node spec env var and credentials from a Kubernetes secret (after the
+user env vars: the kubelet expands `$(VAR)` in env values only from earlier entries): as AWS_*
+for the user's code and the loader, or under private names for the loader where the user's own
+secrets set AWS_*.
 Must not: read Elyra JSON or write YAML.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, Callable
 from . import nodespec, quiet
 from .model import Node, Pipeline
 from .params import ParameterPlan
-from .runtime.command import container_command
+from .runtime.command import placeholder_command
 from .node_files import archive_file
 from .storage_settings import StorageConfig
 
@@ -65,7 +66,7 @@ def build(pipeline: Pipeline, plan: ParameterPlan, storage: StorageConfig,
         param.value = parameter.default
         params[parameter.name] = param
     position = topological_positions(pipeline, {n.id: plan.task(n.id) for n in pipeline.nodes})
-    command = container_command()
+    command = placeholder_command()  # the loader itself is spec.podSpecPatch (argo_emit)
 
     def pipeline_func() -> None:
         ops: dict[str, Any] = {}

@@ -196,6 +196,31 @@ class Step:
     artifacts: tuple[str, ...]
 
 
+def _main_container_patch(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The command/args a workflow-level spec.podSpecPatch sets on the main container ({} if none).
+
+    t3qkfp puts the node loader there once per workflow; Argo applies the patch (a strategic
+    merge: a list of strings replaces the template's) to every pod. Only JSON patches of the
+    main container's command and args are understood here; anything else is a UsageError.
+    """
+    text = spec.get("podSpecPatch")
+    if text is None:
+        return {}
+    unsupported = UsageError("spec.podSpecPatch: the local runner understands only a JSON patch of the "
+                             "main container's command and args, as t3qkfp writes it")
+    try:
+        patch = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        raise unsupported from None
+    containers = patch.get("containers") if isinstance(patch, dict) else None
+    if set(patch or {}) != {"containers"} or not isinstance(containers, list) or len(containers) != 1:
+        raise unsupported
+    main = containers[0]
+    if not isinstance(main, dict) or main.get("name") != "main" or not set(main) - {"name"} <= {"command", "args"}:
+        raise unsupported
+    return {k: main[k] for k in ("command", "args") if k in main}
+
+
 def plan_steps(workflow: Mapping[str, Any], values: Mapping[str, str], *, run_id: str,
                credentials: StorageKeys, secret_values: Mapping[tuple[str, str], str] | None = None,
                warn: Callable[[str], None] = lambda _: None) -> list[Step]:
@@ -219,6 +244,7 @@ def plan_steps(workflow: Mapping[str, Any], values: Mapping[str, str], *, run_id
     if entry is None or "dag" not in entry:
         raise UsageError("the workflow's entrypoint is not a DAG template; the local runner runs "
                          "workflows compiled by t3qkfp")
+    patch = _main_container_patch(spec)
     metadata = _mapping(wf.get("metadata") or {}, "the workflow's metadata")
     name = str(metadata.get("generateName") or "t3qkfp-").rstrip("-") + "-" + run_id[:5]
     globals_ = {"workflow.uid": run_id, "workflow.name": name, "workflow.namespace": "local",
@@ -250,6 +276,8 @@ def plan_steps(workflow: Mapping[str, Any], values: Mapping[str, str], *, run_id
         where = f"task {task_name!r} (template {template_name!r})"
         if "container" not in template:
             raise UsageError(f"task {task_name!r}: template {template_name!r} is not a container template")
+        if patch:  # Argo merges spec.podSpecPatch into every pod's main container
+            template = {**template, "container": {**_mapping(template["container"], f"{where}: container"), **patch}}
         container = _mapping(template["container"], f"{where}: container")
         # On a cluster a container without `command` runs its image's entrypoint (with `args`, if
         # any); locally there is no image, so there is nothing to run.

@@ -22,7 +22,7 @@ from .kfp_build import topological_positions  # plain Python: kfp_build imports 
 from .model import Node, Pipeline
 from .node_files import archive_file
 from .params import ParameterPlan
-from .runtime.command import container_command
+from .runtime.command import placeholder_command, pod_spec_patch
 
 WARN_BYTES = 1 << 20          # 1 MiB: still fits, but not much more will
 MAX_BYTES = 3 << 19           # 1.5 MiB: etcd's default --max-request-bytes (1,572,864)
@@ -89,11 +89,12 @@ def estimate(pipeline: Pipeline, plan: ParameterPlan) -> SizeReport:
     out (each node's template and DAG task, the run parameters in three places) and adds KFP's
     fixed parts; tests hold it within a few percent of the measured size.
     """
-    command = container_command()
+    command = placeholder_command()
     tasks = dict(plan.tasks)
     position = topological_positions(pipeline, tasks)
     parts: list[tuple[str, int]] = []
-    total = 600  # apiVersion, kind, metadata, entrypoint, serviceAccountName, the DAG template
+    # apiVersion, kind, metadata, entrypoint, serviceAccountName, the DAG template; the loader once
+    total = 600 + _json_size(pod_spec_patch())
     for node in pipeline.nodes:
         task = tasks[node.id]
         bindings = plan.bindings_of(node.id)

@@ -358,3 +358,22 @@ def test_compile_leaves_the_cycle_collector_as_it_found_it(tmp_path):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_loader_is_written_once_as_the_workflow_s_pod_spec_patch(tmp_path):
+    """Every template carries the same placeholder; spec.podSpecPatch (Argo merges it into every
+    pod's main container) holds the loader once, and the placeholder fails loudly on its own."""
+    import subprocess
+    import sys
+    from t3qkfp.runtime.command import container_command, placeholder_command
+
+    workflow = t3qkfp.compile(EXAMPLE, storage=STORAGE, deterministic=True)
+    containers = [t["container"] for t in workflow["spec"]["templates"] if "container" in t]
+    assert len(containers) > 1 and all(c["command"] == placeholder_command() for c in containers)
+    patch = json.loads(workflow["spec"]["podSpecPatch"])
+    assert patch == {"containers": [{"name": "main", "command": container_command()}]}
+    assert go_yaml.dump(workflow).count("base64.b64decode(") == 1
+    done = subprocess.run([sys.executable, *placeholder_command()[1:]], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("t3qkfp: this Argo ignored spec.podSpecPatch, which runs the node; "
+                                   "Argo 2.4 or later applies it")

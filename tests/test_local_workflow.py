@@ -229,3 +229,25 @@ def test_malformed_workflow_is_a_clear_usage_error(tmp_path: Path, change: Any, 
     with pytest.raises(UsageError, match=message):
         run_workflow(wf, credentials=CREDS, workdir=tmp_path / "w", out=io.StringIO())
     assert not (tmp_path / "events.log").exists() and not (tmp_path / "w").exists()
+
+
+def test_the_workflow_s_pod_spec_patch_gives_every_node_its_command(tmp_path: Path) -> None:
+    """As Argo does: spec.podSpecPatch's main-container command replaces each template's."""
+    wf = workflow(tmp_path, {"a": [], "b": ["a"]})
+    for template in wf["spec"]["templates"][1:]:
+        template["container"]["command"] = ["python3", "-c", "raise SystemExit('the patch was not applied')"]
+    wf["spec"]["podSpecPatch"] = json.dumps({"containers": [{"name": "main", "command": ["python3", "-c", PROGRAM]}]})
+    run = run_workflow(wf, params={"MSG": "m"}, credentials=CREDS, workdir=tmp_path / "w", out=io.StringIO())
+    assert run.succeeded and (tmp_path / "a.json").is_file() and (tmp_path / "b.json").is_file()
+
+
+@pytest.mark.parametrize("patch", ["containers:\n- name: main\n  command: [python3]",
+                                   '{"containers": [{"name": "wait", "command": ["x"]}]}',
+                                   '{"containers": [{"name": "main", "env": []}]}',
+                                   '{"volumes": []}', "[1]"])
+def test_a_pod_spec_patch_the_local_runner_cannot_follow_is_refused(tmp_path: Path, patch: str) -> None:
+    wf = workflow(tmp_path, {"a": []})
+    wf["spec"]["podSpecPatch"] = patch
+    with pytest.raises(UsageError, match="spec.podSpecPatch: the local runner understands only"):
+        run_workflow(wf, params={"MSG": "m"}, credentials=CREDS, workdir=tmp_path / "w", out=io.StringIO())
+    assert not (tmp_path / "a.json").exists()

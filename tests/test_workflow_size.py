@@ -47,7 +47,7 @@ def test_estimate_without_kfp_is_close_to_the_measured_size(case: str) -> None:
 
 def test_above_the_limit_compile_refuses_naming_size_and_parts(monkeypatch: pytest.MonkeyPatch,
                                                                tmp_path: Path) -> None:
-    monkeypatch.setattr(workflow_size, "MAX_BYTES", 12_000)
+    monkeypatch.setattr(workflow_size, "MAX_BYTES", 7_000)
     with pytest.raises(PipelineError) as info:
         compile_pipeline(FAN, storage=StorageConfig())
     text = str(info.value)
@@ -64,7 +64,7 @@ def test_above_the_limit_compile_refuses_naming_size_and_parts(monkeypatch: pyte
 
 
 def test_above_one_mib_a_warning(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr(workflow_size, "WARN_BYTES", 10_000)
+    monkeypatch.setattr(workflow_size, "WARN_BYTES", 5_000)
     with caplog.at_level(logging.WARNING, logger="t3qkfp"):
         compiled = compile_pipeline(FAN, storage=StorageConfig())
     assert compiled.workflow
@@ -78,7 +78,7 @@ def test_params_and_validate_report_the_size() -> None:
     assert result.exit_code == 0 and "workflow size: about" in result.output
     result = CliRunner().invoke(main, ["params", "--json", str(FAN)])
     import json
-    assert json.loads(result.output)["workflow_bytes_estimate"] > 10_000
+    assert json.loads(result.output)["workflow_bytes_estimate"] > 5_000
 
 
 @pytest.mark.parametrize("command", ["validate", "params"])
