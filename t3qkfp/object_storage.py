@@ -207,7 +207,7 @@ def _put_object(client: Any, config: StorageConfig, key: str, data: bytes, actio
     started = time.monotonic()
     try:
         storage_call(config, action, client.put_object, config.bucket, key, io.BytesIO(data), len(data),
-                      content_type=content_type, progress=bar)
+                     content_type=content_type, progress=bar)
     finally:
         bar.close()
     seconds = time.monotonic() - started
