@@ -11,6 +11,15 @@ from pathlib import Path
 
 from conftest import ROOT
 
+
+def _as_from_a_terminal() -> None:
+    """Ctrl-C reaches t3qkfp with SIGINT's default action, as from an interactive shell.
+
+    A suite started in the background (`.ci/run &`, nohup) inherits SIGINT ignored, and Python
+    then leaves it ignored: the child would never see the interrupt this test sends.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 SLEEPY = """import os, pathlib, time
 pathlib.Path(os.environ["PIDFILE"]).write_text(str(os.getpid()))
 print("sleepy started", flush=True)
@@ -40,7 +49,8 @@ def test_ctrl_c_stops_the_nodes_and_says_where_the_run_is(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-m", "t3qkfp", "run", str(pipeline), "--local",
                              "--workdir", str(tmp_path / "work")], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+                             preexec_fn=_as_from_a_terminal)
     pidfile = tmp_path / "node.pid"
     deadline = time.monotonic() + 120
     while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
@@ -78,7 +88,7 @@ def test_ctrl_c_during_submit_wait_says_the_run_goes_on_with_its_id_and_url():
         proc = subprocess.Popen([sys.executable, "-m", "t3qkfp", "submit", str(ROOT / "examples" / "churn" / "churn.pipeline"),
                                  "--host", kfp.url, "--no-upload", "--wait", "--poll-interval", "0.2"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_as_from_a_terminal)
         deadline = time.monotonic() + 60
         while not kfp.calls("get_run") and time.monotonic() < deadline:
             time.sleep(0.1)
