@@ -377,3 +377,34 @@ def test_the_loader_is_written_once_as_the_workflow_s_pod_spec_patch(tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip() == ("t3qkfp: this Argo ignored spec.podSpecPatch, which runs the node; "
                                    "Argo 2.4 or later applies it")
+
+
+def test_every_run_parameter_reaches_its_container_as_a_v1envvar_holding_a_pipelineparam():
+    """The mission's mechanism, kept as code a kfp user would write: PipelineParam in V1EnvVar."""
+    from kfp import dsl
+    from kubernetes.client import V1EnvVar
+
+    from t3qkfp import kfp_build, node_files
+    from t3qkfp.runtime.command import runtime_helper
+    from t3qkfp.elyra_reader import load_checked
+
+    loaded = load_checked(ROOT / "tests" / "cases" / "fan_in_fan_out" / "input.pipeline")
+    plan = t3qkfp.plan(loaded.pipeline)
+    config = StorageConfig()
+    archives = node_files.node_archives(loaded.pipeline, loaded.members)
+    builds = {node_id: kfp_build.NodeBuild(archive_sha256=a.sha256, runtime_sha256=runtime_helper()[1])
+              for node_id, a in archives.items()}
+    func, params_list = kfp_build.build(loaded.pipeline, plan, config, builds)
+    with dsl.Pipeline("probe") as probe:
+        func()
+    assert {p.name for p in params_list} == {p.name for p in plan.parameters}
+    carried_any = False
+    for op in probe.ops.values():
+        env = op.container.env
+        assert env and all(isinstance(entry, V1EnvVar) for entry in env)
+        carried = {entry.name: entry.value for entry in env if isinstance(entry.value, dsl.PipelineParam)}
+        node_id = next(n.id for n in loaded.pipeline.nodes if plan.task(n.id) == op.name)
+        assert {name: p.name for name, p in carried.items()} == \
+            {b.env_name: b.param for b in plan.bindings_of(node_id)}
+        carried_any = carried_any or bool(carried)
+    assert carried_any
