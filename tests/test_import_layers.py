@@ -155,3 +155,23 @@ def test_display_neither_loads_nor_plans_nor_compiles() -> None:
     allowed = DISPLAY_MODULES | {"t3qkfp.model", "t3qkfp.params", "t3qkfp.errors"}
     wrong = [str(e) for e in edges() if e.source in DISPLAY_MODULES and e.target not in allowed]
     assert not wrong, "display imports beyond model, plan and errors: " + "; ".join(wrong)
+
+
+def _design_modules() -> set[str]:
+    """The module files DESIGN.md's module table names (a `runtime/` row covers the package)."""
+    design = (PACKAGE.parent / "DESIGN.md").read_text(encoding="utf-8")
+    table = design.split("## Modules", 1)[1].split("\n## ", 1)[0]
+    named: set[str] = set()
+    for row in table.splitlines():
+        if row.startswith("| `"):
+            first_cell = row.split("|")[1]
+            named.update(part.strip("`") for part in first_cell.split() if part.strip("`,").endswith((".py", "/")))
+    return {name.rstrip(",").rstrip("`") for name in named}
+
+
+def test_design_module_table_names_exactly_the_modules_there_are() -> None:
+    files = {str(p.relative_to(PACKAGE)) for p in PACKAGE.glob("*.py")}
+    packages = {p.name + "/" for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    named = _design_modules()
+    assert named == files | packages, (f"in DESIGN.md but not in t3qkfp/: {sorted(named - files - packages)}; "
+                                      f"in t3qkfp/ but not in DESIGN.md: {sorted((files | packages) - named)}")
