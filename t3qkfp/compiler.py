@@ -18,7 +18,7 @@ from typing import Any, Iterator
 from . import argo_emit, display, elyra_reader, go_yaml, kfp_build, node_files, nodespec, params, workflow_size
 from .dag_picture import drawn_svg
 from .display import DagPicture, PipelineView
-from .model import Pipeline
+from .model import Node, Pipeline
 from .params import ParameterPlan
 from .node_files import Archive
 from .runtime.command import runtime_helper
@@ -44,6 +44,10 @@ class Compiled:
     def write(self, path: str | os.PathLike[str]) -> Path:
         """Write .yaml/.yml, or pipeline.yaml inside .zip/.tar.gz/.tgz, as KFP does."""
         return argo_emit.write_package(self.yaml, path)
+
+    def node_archives(self) -> list[tuple[Node, Archive]]:
+        """Each node with its archive, in the pipeline's node order: what object_storage.put_archives takes."""
+        return [(node, self.archives[node.id]) for node in self.pipeline.nodes]
 
     def object_keys(self) -> list[str]:
         """The object keys the workflow expects in the bucket (for copying files by other means):

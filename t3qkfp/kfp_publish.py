@@ -107,10 +107,8 @@ def upload_node_files(compiled: Any, *, progress: Callable[[str], None] | None =
     Uploading exactly the archives the compilation hashed guarantees the keys in the workflow
     exist. Storage credentials are storage's business (AWS_ACCESS_KEY_ID / ..._SECRET_...).
     """
-    nodes = {node.id: node for node in compiled.pipeline.nodes}
-    archives = [(nodes[node_id], archive) for node_id, archive in compiled.archives.items()]
     stream = _LineStream(progress) if progress else None
-    object_storage.put_archives(archives, config=compiled.storage,
+    object_storage.put_archives(compiled.node_archives(), config=compiled.storage,
                                 credentials=object_storage.Credentials.from_env(), progress=stream)
 
 

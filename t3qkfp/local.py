@@ -75,10 +75,8 @@ def run_local(pipeline_json: Any, *, params: Mapping[str, Any] | None = None,
                                  f"{exc.strerror or exc}") from None
         with RunStorage(storage, credentials, lambda text: note(stream, text)) as (config, creds, local):
             compiled = compile_pipeline(loaded, scope=scope, storage=config)
-            put_archives([(compiled.pipeline.node(node_id), archive)
-                          for node_id, archive in compiled.archives.items()],
-                         config=config, credentials=creds, create_bucket=create_bucket or local,
-                         progress=stream)
+            put_archives(compiled.node_archives(), config=config, credentials=creds,
+                         create_bucket=create_bucket or local, progress=stream)
             started = True
             failure: RunError | None = None
             try:

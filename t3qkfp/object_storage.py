@@ -175,7 +175,7 @@ def put_archives(archives: list[tuple[Node, Archive]], *, config: StorageConfig,
                                "uploading the node runtime helper", "text/x-python")
     where = f"s3://{config.bucket}/{key}"
     print(f"t3qkfp: node runtime helper {'already there' if exists else 'uploaded'} ({where}, "
-          f"{_size(len(helper))}{took})", file=out, flush=True)
+          f"{size(len(helper))}{took})", file=out, flush=True)
     results: list[UploadResult] = []
     for index, (node, archive) in enumerate(archives, 1):
         key = archive.key(config)
@@ -183,7 +183,7 @@ def put_archives(archives: list[tuple[Node, Archive]], *, config: StorageConfig,
                                    f"[{index}/{len(archives)}] uploading {node.label!r}", "application/gzip")
         state = "already there" if exists else "uploaded"
         print(f"t3qkfp: [{index}/{len(archives)}] {state}: s3://{config.bucket}/{key} "
-              f"(node {node.label!r}, {_size(len(archive.data))}{took})", file=out, flush=True)
+              f"(node {node.label!r}, {size(len(archive.data))}{took})", file=out, flush=True)
         results.append(UploadResult(node_id=node.id, label=node.label, key=key,
                                     size=len(archive.data), uploaded=not exists))
     return results
@@ -211,11 +211,7 @@ def _put_object(client: Any, config: StorageConfig, key: str, data: bytes, actio
     finally:
         bar.close()
     seconds = time.monotonic() - started
-    return False, (f" in {duration(seconds)}, {_size(len(data) / seconds)}/s" if seconds >= 1 else "")
-
-
-def _size(n: float) -> str:
-    return size(n)
+    return False, (f" in {duration(seconds)}, {size(len(data) / seconds)}/s" if seconds >= 1 else "")
 
 
 def download_prefix(config: StorageConfig, credentials: Credentials, key_prefix: str,
