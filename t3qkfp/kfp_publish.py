@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import math
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any, Callable, Mapping
 
 from . import object_storage
 from .errors import SubmitError, UsageError
-from .kfp_auth import ENV_NAMESPACE, KfpAuth
+from .kfp_auth import ENV_NAMESPACE, KfpAuth, normalize_host
 from .kfp_client import KfpConnection, connect, is_conflict
 
 MAX_NAME_LENGTH = 100  # KFP 1.2 upload server: pipeline and version names (server/util.go)
@@ -48,6 +49,16 @@ def check_arguments(*, host: Any, auth: Any, timeout: Any, request_timeout: Any,
                 or (value < least if least is not None else value <= 0):
             limit = "0 or more" if least is not None else "more than 0"
             raise UsageError(f"{name} must be a number of seconds, {limit}, not {value!r}")
+
+
+def server_target(host: str, auth: KfpAuth | None, namespace: str | None) -> tuple[str, KfpAuth, str | None]:
+    """The server address, the credential (argument, else the T3QKFP_KFP_* env vars, checked)
+    and the namespace (argument, else $T3QKFP_KFP_NAMESPACE) that submit and sweep both start
+    from, resolved once before anything is compiled or sent."""
+    target = normalize_host(host)
+    auth = auth if auth is not None else KfpAuth.resolve()
+    auth.check()
+    return target, auth, namespace or os.environ.get(ENV_NAMESPACE) or None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -22,10 +22,10 @@ from typing import Any, Callable, Mapping
 
 from .compiler import compile_pipeline
 from .errors import MAX_PROBLEM_SHOWN, T3qkfpError, UsageError, bounded, shown
-from .kfp_auth import ENV_NAMESPACE, KfpAuth, normalize_host
+from .kfp_auth import KfpAuth
 from .kfp_client import quiet_kfp
 from .kfp_follow import follow
-from .kfp_publish import MAX_NAME_LENGTH, Published, check_arguments, publish
+from .kfp_publish import MAX_NAME_LENGTH, Published, check_arguments, publish, server_target
 from .params import check_overrides
 from .secrecy import scrub
 
@@ -147,15 +147,12 @@ def submit(pipeline_json: Any, *, host: str, experiment: str | None = None,
     check_arguments(host=host, auth=auth, experiment=experiment, run_name=run_name,
                     pipeline_name=pipeline_name, namespace=namespace, schedule=schedule,
                     timeout=timeout, request_timeout=request_timeout, poll_interval=poll_interval)
-    host = normalize_host(host)
-    auth = auth if auth is not None else KfpAuth.resolve()
-    auth.check()
+    host, auth, namespace = server_target(host, auth, namespace)
     if wait and schedule:
         raise UsageError("--wait follows one run; a recurring run (--cron) has no single run to follow")
     if timeout is not None and not wait:
         raise UsageError("a timeout applies to following the run: --timeout needs --wait (wait=True)")
     cron = kfp_cron(schedule) if schedule else None
-    namespace = namespace or os.environ.get(ENV_NAMESPACE) or None
     report = on_status or (lambda line: log.info("%s", line))
 
     compiled = compile_pipeline(pipeline_json, base_dir=base_dir, root_dir=root_dir, storage=storage, deterministic=True)

@@ -26,10 +26,9 @@ from typing import Any, Callable, Mapping, Sequence
 from .compiler import compile_pipeline
 from .elyra_reader import load_checked
 from .errors import RunError, SubmitError, T3qkfpError, UsageError
-from .kfp_auth import ENV_NAMESPACE, KfpAuth, normalize_host
 from .kfp_client import quiet_kfp
 from .kfp_follow import TERMINAL
-from .kfp_publish import MAX_NAME_LENGTH, check_arguments, publish
+from .kfp_publish import MAX_NAME_LENGTH, check_arguments, publish, server_target
 from .local import run_local
 from .local_exec import NODES_FOLDER
 from .params import plan as make_plan
@@ -176,10 +175,7 @@ def sweep(pipeline_json: Any, grid: Mapping[str, Any], *, host: str, random: int
                     timeout=timeout, request_timeout=request_timeout, poll_interval=poll_interval)
     if timeout is not None and not wait:
         raise UsageError("a timeout applies to following the runs: --timeout needs --wait (wait=True)")
-    host = normalize_host(host)
-    auth = auth if auth is not None else KfpAuth.resolve()
-    auth.check()
-    namespace = namespace or os.environ.get(ENV_NAMESPACE) or None
+    host, auth, namespace = server_target(host, auth, namespace)
     report = on_progress or (lambda line: None)
     compiled = compile_pipeline(pipeline_json, base_dir=base_dir, root_dir=root_dir, storage=storage, deterministic=True)
     combos = combinations(compiled.plan, normalize_grid(compiled.plan, grid), random=random, seed=seed,
